@@ -1,0 +1,24 @@
+'use strict';
+// Two projects: fast unit tests, and integration tests against the real Kafka broker and PostgreSQL that
+// tests/support/globalSetup.ts starts (through scripts/services.sh) and prepares.
+// Type checking is `npm run typecheck`; ts-jest only transpiles here.
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] };
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testMatch: ['<rootDir>/tests/unit/**/*.test.ts'],
+      testEnvironment: 'node',
+      transform,
+    },
+    {
+      displayName: 'integration',
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+      testEnvironment: 'node',
+      transform,
+      globalSetup: '<rootDir>/tests/support/globalSetup.ts',
+      setupFiles: ['<rootDir>/tests/support/setupEnv.ts'],
+      testTimeout: 60000,
+    },
+  ],
+};

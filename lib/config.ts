@@ -1,0 +1,145 @@
+/**
+ * Configuration is read once from the environment into a typed, frozen object. Every problem is
+ * collected and reported together, so an operator fixes a bad deployment in one pass.
+ * `docker-compose.yml` uses exactly these variable names (checked by a test).
+ */
+export interface GovxConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly kafkaBrokers: readonly string[];
+  readonly kafkaClientId: string;
+  readonly topicPartitions: number;
+  readonly topicReplicationFactor: number;
+  readonly kafkaRequestTimeoutMs: number;
+  readonly logLevel: string;
+  readonly maxBodyBytes: number;
+  readonly maxRecordsPerRequest: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+type Parser<T> = (raw: string) => T;
+
+interface Setting<T> {
+  readonly env: string;
+  readonly description: string;
+  readonly default: string;
+  readonly parse: Parser<T>;
+}
+
+const integer = (min: number, max: number): Parser<number> => (raw) => {
+  if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+  return n;
+};
+
+const text: Parser<string> = (raw) => {
+  if (raw.trim() === '') throw new Error('must not be empty');
+  return raw.trim();
+};
+
+const oneOf = (...allowed: string[]): Parser<string> => (raw) => {
+  if (!allowed.includes(raw)) throw new Error(`must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw;
+};
+
+const postgresUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('must be a URL such as postgres://user@host:5432/db');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('must use the postgres:// scheme');
+  if (url.pathname.length <= 1) throw new Error('must name a database');
+  return raw;
+};
+
+const brokerList: Parser<string[]> = (raw) => {
+  const brokers = raw.split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) throw new Error('must list at least one host:port');
+  for (const b of brokers) {
+    if (!/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(b)) throw new Error(`"${b}" is not host:port`);
+  }
+  return brokers;
+};
+
+const byteSize: Parser<number> = (raw) => {
+  const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(raw.trim());
+  if (!m) throw new Error(`must be a size such as 10mb, got "${raw}"`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const n = Number(m[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
+  if (n < 1024 || n > 512 * 1024 * 1024) throw new Error('must be between 1kb and 512mb');
+  return n;
+};
+
+export const settings = {
+  host: { env: 'GOVX_HOST', description: 'address the gateway listens on', default: '127.0.0.1', parse: text },
+  port: { env: 'GOVX_PORT', description: 'port the gateway listens on', default: '8080', parse: integer(0, 65535) },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    description: 'PostgreSQL connection string; the database is created if missing',
+    default: 'postgres://postgres@127.0.0.1:5432/govx',
+    parse: postgresUrl,
+  },
+  kafkaBrokers: { env: 'KAFKA_BROKERS', description: 'comma-separated Kafka bootstrap servers', default: '127.0.0.1:9092', parse: brokerList },
+  kafkaClientId: { env: 'KAFKA_CLIENT_ID', description: 'Kafka client id prefix', default: 'govx', parse: text },
+  topicPartitions: { env: 'GOVX_TOPIC_PARTITIONS', description: 'partitions of topics govx creates', default: '3', parse: integer(1, 1000) },
+  topicReplicationFactor: {
+    env: 'GOVX_TOPIC_REPLICATION_FACTOR',
+    description: 'replication factor of topics govx creates',
+    default: '1',
+    parse: integer(1, 10),
+  },
+  kafkaRequestTimeoutMs: {
+    env: 'GOVX_KAFKA_TIMEOUT_MS',
+    description: 'how long a publish waits for Kafka before answering 503',
+    default: '10000',
+    parse: integer(100, 300000),
+  },
+  logLevel: {
+    env: 'GOVX_LOG_LEVEL',
+    description: 'pino log level',
+    default: 'info',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+  maxBodyBytes: { env: 'GOVX_MAX_BODY_BYTES', description: 'largest request body accepted', default: '16mb', parse: byteSize },
+  maxRecordsPerRequest: {
+    env: 'GOVX_MAX_RECORDS_PER_REQUEST',
+    description: 'most records in one publish request',
+    default: '10000',
+    parse: integer(1, 1000000),
+  },
+  shutdownTimeoutMs: {
+    env: 'GOVX_SHUTDOWN_TIMEOUT_MS',
+    description: 'how long a graceful shutdown may take',
+    default: '15000',
+    parse: integer(100, 600000),
+  },
+} satisfies { [K in keyof GovxConfig]: Setting<unknown> };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses every setting; throws one ConfigError listing all problems. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GovxConfig {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(settings) as [string, Setting<unknown>][]) {
+    const raw = env[setting.env] ?? setting.default;
+    try {
+      out[key] = setting.parse(raw);
+    } catch (err) {
+      problems.push(`${setting.env} ${(err as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(out) as unknown as GovxConfig;
+}
+
+export const configEnvNames: readonly string[] = Object.values(settings).map((s) => s.env);
