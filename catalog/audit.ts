@@ -1,0 +1,423 @@
+/**
+ * The tamper-evident audit trail: an append-only hash chain in the `audit_log` table (migration 0003).
+ *
+ * Each entry's hash is sha256(prevHash + canonical encoding of the entry), the first entry chaining from
+ * 64 zeros. Editing a row breaks its hash, re-hashing an edited row breaks the next row's link, and a
+ * deleted row leaves a gap in `seq`. Removing entries from the very end cannot be seen from inside the
+ * chain: compare `verifyAuditChain(...).lastSeq` / the last hash with a value kept elsewhere for that.
+ */
+import crypto from 'node:crypto';
+import type { Pool, PoolClient } from '../lib/db';
+import { withTransaction } from '../lib/db';
+import { InputError } from '../lib/errors';
+
+export type AuditOutcome = 'success' | 'denied' | 'failure';
+const OUTCOMES: readonly string[] = ['success', 'denied', 'failure'];
+
+export interface AuditActor {
+  department: string;
+  keyId?: string | null;
+  role?: string | null;
+}
+
+export interface AuditEntryInput {
+  actor: AuditActor;
+  action: string;
+  target: string;
+  outcome: AuditOutcome;
+  requestId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** One audit row as the API shows it. */
+export interface AuditEntry {
+  seq: number;
+  /** ISO 8601, UTC, millisecond precision. */
+  at: string;
+  actor: { department: string; keyId: string | null; role: string | null };
+  action: string;
+  target: string;
+  outcome: AuditOutcome;
+  requestId: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** The part of an entry its hash covers: everything but the hashes themselves. */
+export type AuditHashedFields = Omit<AuditEntry, 'prevHash' | 'hash'>;
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * Fixed advisory-lock key of the audit chain, distinct from the migration lock. Every govx process
+ * appending to the same database serializes on it, which is what keeps the chain from forking.
+ */
+export const AUDIT_LOCK_ID = 4_711_3001;
+
+const MAX_DETAILS_DEPTH = 32;
+
+// ---------------------------------------------------------------------------------------------------
+// Canonical encoding (pure)
+
+/**
+ * Deterministic JSON of the hashed fields: keys sorted recursively, absent optional fields as null, and
+ * `details` reduced to what survives a JSON round trip (which is all a jsonb column can give back), so
+ * the hash computed before the INSERT is the one recomputed from the stored row.
+ */
+export function canonicalAuditEncoding(entry: AuditHashedFields): string {
+  return canonicalJson({
+    seq: entry.seq,
+    at: entry.at,
+    actor: {
+      department: entry.actor.department,
+      keyId: entry.actor.keyId ?? null,
+      role: entry.actor.role ?? null,
+    },
+    action: entry.action,
+    target: entry.target,
+    outcome: entry.outcome,
+    requestId: entry.requestId ?? null,
+    details: jsonRoundTrip(entry.details ?? {}),
+  });
+}
+
+export function computeAuditHash(prevHash: string, entry: AuditHashedFields): string {
+  return crypto.createHash('sha256').update(prevHash + canonicalAuditEncoding(entry), 'utf8').digest('hex');
+}
+
+/** What jsonb would hand back: Dates become strings, undefined members vanish, NaN becomes null. */
+function jsonRoundTrip(value: unknown): unknown {
+  const text = JSON.stringify(value);
+  return text === undefined ? null : JSON.parse(text);
+}
+
+// Built as a string rather than as a sorted object: assigning a "__proto__" key to a plain object would
+// set its prototype instead of adding the key, silently dropping it from the hash.
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    const members = Object.keys(obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Input checks: a value PostgreSQL would store differently from what was hashed must be refused up
+// front, or the entry would fail verification forever after.
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkStoredString(value: string, path: string): void {
+  // text and jsonb reject NUL; a lone surrogate would be stored as U+FFFD (text) or rejected (jsonb).
+  if (value.includes('\u0000')) throw new InputError('audit.invalid_entry', `${path} must not contain NUL characters`);
+  if (LONE_SURROGATE.test(value)) throw new InputError('audit.invalid_entry', `${path} is not well-formed Unicode`);
+}
+
+function checkDetailsValue(value: unknown, path: string, depth: number): void {
+  if (depth > MAX_DETAILS_DEPTH) throw new InputError('audit.invalid_entry', `${path} nests deeper than ${MAX_DETAILS_DEPTH} levels`);
+  if (typeof value === 'string') return checkStoredString(value, path);
+  if (typeof value === 'bigint') throw new InputError('audit.invalid_entry', `${path} is a bigint; store it as a string`);
+  if (Array.isArray(value)) return value.forEach((v, i) => checkDetailsValue(v, `${path}[${i}]`, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      checkStoredString(k, `${path} key`);
+      checkDetailsValue(v, `${path}.${k}`, depth + 1);
+    }
+  }
+}
+
+function checkEntry(entry: AuditEntryInput): void {
+  const required: Array<[string, unknown]> = [
+    ['actor.department', entry.actor?.department],
+    ['action', entry.action],
+    ['target', entry.target],
+  ];
+  for (const [path, v] of required) {
+    if (typeof v !== 'string' || v === '') throw new InputError('audit.invalid_entry', `${path} must be a non-empty string`);
+    checkStoredString(v, path);
+  }
+  const optional: Array<[string, unknown]> = [
+    ['actor.keyId', entry.actor.keyId],
+    ['actor.role', entry.actor.role],
+    ['requestId', entry.requestId],
+  ];
+  for (const [path, v] of optional) {
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') throw new InputError('audit.invalid_entry', `${path} must be a string or null`);
+    checkStoredString(v, path);
+  }
+  if (!OUTCOMES.includes(entry.outcome)) {
+    throw new InputError('audit.invalid_entry', `outcome must be one of ${OUTCOMES.join(', ')}`);
+  }
+  const details = entry.details ?? {};
+  if (details === null || typeof details !== 'object' || Array.isArray(details)) {
+    throw new InputError('audit.invalid_entry', 'details must be an object');
+  }
+  checkDetailsValue(details, 'details', 0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Append
+
+function isPool(db: Pool | PoolClient): db is Pool {
+  // A pg.Pool hands out clients; a checked-out client has release() instead.
+  return typeof (db as PoolClient).release !== 'function';
+}
+
+/**
+ * Appends one entry to the chain and returns it as stored.
+ *
+ * Given a Pool, the append runs in a transaction of its own. Given a PoolClient, the caller MUST already
+ * be inside a READ COMMITTED transaction (BEGIN … COMMIT, e.g. lib/db withTransaction): the entry then
+ * commits or rolls back together with the change it records. The chain lock is held until that
+ * transaction ends, so keep it short. A client outside a transaction is refused, because the lock would
+ * be released before the row is written.
+ */
+export async function appendAudit(db: Pool | PoolClient, entry: AuditEntryInput): Promise<AuditEntry> {
+  checkEntry(entry);
+  if (isPool(db)) return withTransaction(db, (client) => appendInTransaction(client, entry));
+  return appendInTransaction(db, entry);
+}
+
+async function appendInTransaction(client: PoolClient, input: AuditEntryInput): Promise<AuditEntry> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_ID]);
+  const last = await readChainHead(client);
+  const fields: AuditHashedFields = {
+    seq: last.seq + 1,
+    at: new Date().toISOString(),
+    actor: { department: input.actor.department, keyId: input.actor.keyId ?? null, role: input.actor.role ?? null },
+    action: input.action,
+    target: input.target,
+    outcome: input.outcome,
+    requestId: input.requestId ?? null,
+    details: jsonRoundTrip(input.details ?? {}) as Record<string, unknown>,
+  };
+  const hash = computeAuditHash(last.hash, fields);
+  await client.query(
+    `INSERT INTO audit_log (seq, at, actor_department, actor_key_id, actor_role, action, target, outcome,
+                            request_id, details, prev_hash, hash)
+     VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)`,
+    [
+      fields.seq, fields.at, fields.actor.department, fields.actor.keyId, fields.actor.role, fields.action,
+      fields.target, fields.outcome, fields.requestId, JSON.stringify(fields.details), last.hash, hash,
+    ],
+  );
+  return { ...fields, prevHash: last.hash, hash };
+}
+
+/**
+ * The last entry's seq and hash, read after taking the lock. Checking that this session still holds the
+ * lock in the same statement catches a client in autocommit mode, whose lock ended with its own statement.
+ */
+async function readChainHead(client: PoolClient): Promise<{ seq: number; hash: string }> {
+  const { rows } = await client.query<{ seq: string | null; hash: string | null; locked: boolean }>(
+    `SELECT last.seq, last.hash,
+            EXISTS (SELECT 1 FROM pg_locks
+                     WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+                       AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid
+                       AND objsubid = 1) AS locked
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS last ON true`,
+    [AUDIT_LOCK_ID],
+  );
+  const row = rows[0]!;
+  if (!row.locked) {
+    throw new Error('appendAudit was given a client outside a transaction: call it between BEGIN and COMMIT, or pass the Pool');
+  }
+  return row.seq === null ? { seq: 0, hash: GENESIS_HASH } : { seq: Number(row.seq), hash: row.hash! };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Read
+
+interface AuditRow {
+  seq: string;
+  at: string;
+  at_sub_ms: boolean;
+  actor_department: string;
+  actor_key_id: string | null;
+  actor_role: string | null;
+  action: string;
+  target: string;
+  outcome: string;
+  request_id: string | null;
+  details: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+// `at` is formatted by PostgreSQL in UTC exactly as Date#toISOString writes it, so neither the session
+// time zone nor JavaScript Date parsing stands between the stored value and the hashed string.
+// at_sub_ms flags a timestamp finer than the app ever writes: the ISO string alone would hide that edit.
+const SELECT_COLUMNS = `seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+  at <> date_trunc('milliseconds', at) AS at_sub_ms, actor_department, actor_key_id, actor_role, action,
+  target, outcome, request_id, details, prev_hash, hash`;
+
+function toEntry(row: AuditRow): AuditEntry {
+  return {
+    seq: Number(row.seq),
+    at: row.at,
+    actor: { department: row.actor_department, keyId: row.actor_key_id, role: row.actor_role },
+    action: row.action,
+    target: row.target,
+    outcome: row.outcome as AuditOutcome,
+    requestId: row.request_id,
+    details: row.details,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+export interface AuditFilters {
+  /** inclusive */
+  from?: Date;
+  /** exclusive, so consecutive ranges neither overlap nor miss an entry */
+  to?: Date;
+  department?: string;
+  /** prefix: 'catalog.' matches 'catalog.dataset.update' */
+  action?: string;
+  target?: string;
+  outcome?: string;
+  /** default 100, at most 1000 */
+  limit?: number;
+  /** return entries after this seq (the previous page's nextCursor) */
+  afterSeq?: number;
+}
+
+export const DEFAULT_AUDIT_LIMIT = 100;
+export const MAX_AUDIT_LIMIT = 1000;
+
+function escapeLike(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function checkDate(value: Date, name: string): void {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new InputError('audit.invalid_filter', `${name} must be a valid date`);
+  }
+}
+
+function resolveLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_AUDIT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1) throw new InputError('audit.invalid_filter', 'limit must be a positive whole number');
+  return Math.min(limit, MAX_AUDIT_LIMIT);
+}
+
+function buildWhere(filters: AuditFilters): { sql: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown): void => {
+    params.push(value);
+    clauses.push(clause.replace('?', `$${params.length}`));
+  };
+  if (filters.from !== undefined) {
+    checkDate(filters.from, 'from');
+    add('at >= ?::timestamptz', filters.from.toISOString());
+  }
+  if (filters.to !== undefined) {
+    checkDate(filters.to, 'to');
+    add('at < ?::timestamptz', filters.to.toISOString());
+  }
+  if (filters.department !== undefined) add('actor_department = ?', filters.department);
+  if (filters.action !== undefined) add(`action LIKE ? ESCAPE '\\'`, `${escapeLike(filters.action)}%`);
+  if (filters.target !== undefined) add('target = ?', filters.target);
+  if (filters.outcome !== undefined) add('outcome = ?', filters.outcome);
+  if (filters.afterSeq !== undefined) {
+    if (!Number.isSafeInteger(filters.afterSeq) || filters.afterSeq < 0) {
+      throw new InputError('audit.invalid_filter', 'afterSeq must be a non-negative whole number');
+    }
+    add('seq > ?', filters.afterSeq);
+  }
+  for (const key of ['department', 'action', 'target', 'outcome'] as const) {
+    const v = filters[key];
+    if (v !== undefined) checkStoredString(v, key);
+  }
+  return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+/** Entries matching every given filter, oldest first, one page at a time. */
+export async function listAudit(
+  db: Pool | PoolClient,
+  filters: AuditFilters = {},
+): Promise<{ entries: AuditEntry[]; nextCursor: number | null }> {
+  const limit = resolveLimit(filters.limit);
+  const where = buildWhere(filters);
+  // One row more than asked tells whether another page exists without a count or an empty last page.
+  const { rows } = await db.query<AuditRow>(
+    `SELECT ${SELECT_COLUMNS} FROM audit_log ${where.sql} ORDER BY seq LIMIT $${where.params.length + 1}`,
+    [...where.params, limit + 1],
+  );
+  const entries = rows.slice(0, limit).map(toEntry);
+  const nextCursor = rows.length > limit ? entries[entries.length - 1]!.seq : null;
+  return { entries, nextCursor };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Verify
+
+export interface AuditVerification {
+  ok: boolean;
+  /** entries found intact */
+  checked: number;
+  /** the last intact entry (the chain head when ok); null when there is none */
+  lastSeq: number | null;
+  firstBroken?: { seq: number; reason: string };
+}
+
+/** Why a row does not continue the chain after (prevSeq, prevHash), or null when it does. */
+function checkLink(row: AuditRow, prevSeq: number, prevHash: string): { seq: number; reason: string } | null {
+  const seq = Number(row.seq);
+  if (seq !== prevSeq + 1) {
+    const missing = seq === prevSeq + 2 ? `${prevSeq + 1}` : `${prevSeq + 1}..${seq - 1}`;
+    return { seq: prevSeq + 1, reason: `missing: entry ${missing} is absent (a gap before seq ${seq}), so it was deleted` };
+  }
+  if (row.at_sub_ms) {
+    return { seq, reason: 'at has sub-millisecond precision, which the application never writes: the timestamp was edited' };
+  }
+  const entry = toEntry(row);
+  if (computeAuditHash(row.prev_hash, entry) !== row.hash) {
+    return { seq, reason: 'hash mismatch: the stored content does not match the entry hash, so the entry was edited' };
+  }
+  if (row.prev_hash !== prevHash) {
+    return {
+      seq,
+      reason: `prev_hash mismatch: it does not match the hash of entry ${prevSeq}, so entry ${prevSeq} was edited and re-hashed (or this link was rewritten)`,
+    };
+  }
+  return null;
+}
+
+/**
+ * Recomputes the whole chain in seq order, in batches (keyset paging, never the whole table in memory),
+ * and reports the first entry that breaks it. Entries appended while verifying are left for the next
+ * run, so a busy trail cannot keep the verification from ending.
+ */
+export async function verifyAuditChain(db: Pool | PoolClient, opts: { batchSize?: number } = {}): Promise<AuditVerification> {
+  const batchSize = opts.batchSize ?? 1000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError('audit.invalid_option', 'batchSize must be a positive whole number');
+  const head = await db.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM audit_log');
+  const endSeq = head.rows[0]?.seq == null ? 0 : Number(head.rows[0].seq);
+  let prevSeq = 0;
+  let prevHash = GENESIS_HASH;
+  let checked = 0;
+  for (;;) {
+    const { rows } = await db.query<AuditRow>(
+      `SELECT ${SELECT_COLUMNS} FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
+      [prevSeq, endSeq, batchSize],
+    );
+    for (const row of rows) {
+      const broken = checkLink(row, prevSeq, prevHash);
+      if (broken) return { ok: false, checked, lastSeq: prevSeq === 0 ? null : prevSeq, firstBroken: broken };
+      prevSeq = Number(row.seq);
+      prevHash = row.hash;
+      checked += 1;
+    }
+    if (rows.length < batchSize) break;
+  }
+  return { ok: true, checked, lastSeq: checked === 0 ? null : prevSeq };
+}
