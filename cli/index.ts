@@ -1,0 +1,168 @@
+import { execFileSync } from 'node:child_process';
+import { Command, Option } from 'commander';
+import { appendAudit } from '../catalog/audit';
+import { applyCatalog, exportCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
+import { createApiKey, roles } from '../catalog/keys';
+import { migrate } from '../catalog/migrate';
+import { ConfigError, loadConfig } from '../lib/config';
+import { createPool, ensureDatabase, type Pool } from '../lib/db';
+import { GovxError } from '../lib/errors';
+import { createLogger } from '../lib/logger';
+import { projectPath } from '../lib/paths';
+import { startGateway } from '../gateway/server';
+import { generateSample, sampleDatasetIds } from '../schemas/samples';
+import { verifyAuditChain } from '../catalog/audit';
+
+/** Runs `fn` with a migrated database pool, closing it afterwards. */
+async function withDatabase<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const log = createLogger(process.env.GOVX_LOG_LEVEL ?? 'warn', 'govx-cli');
+  await ensureDatabase(config.databaseUrl, log);
+  const pool = createPool(config.databaseUrl, { max: 2, applicationName: 'govx-cli' });
+  try {
+    await migrate(pool, log);
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+async function serve(opts: { services: boolean; seed: boolean }): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  if (opts.services) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
+  const gateway = await startGateway(config, log, { seed: opts.seed });
+  out(`govx gateway on ${gateway.url} (Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down');
+      gateway.close().then(resolve, (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+export function buildProgram(): Command {
+  const program = new Command('govx').description('govx — a governed data-sharing exchange between government departments').showHelpAfterError();
+
+  program
+    .command('start')
+    .description('start the local stack (Kafka, migrations, seed catalog) and serve the gateway until Ctrl-C')
+    .action(() => serve({ services: true, seed: true }));
+
+  program
+    .command('serve')
+    .description('serve the gateway against already running services (migrates; --seed applies the seed catalog)')
+    .option('--seed', 'apply the seed catalog first', false)
+    .action((o: { seed: boolean }) => serve({ services: false, seed: o.seed }));
+
+  program
+    .command('migrate')
+    .description('create the database if missing and apply pending migrations')
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger('warn', 'govx-cli');
+      await ensureDatabase(config.databaseUrl, log);
+      const pool = createPool(config.databaseUrl, { max: 1 });
+      try {
+        const r = await migrate(pool, log);
+        out(r.applied.length ? `applied ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied} migrations)`);
+      } finally {
+        await pool.end();
+      }
+    });
+
+  const keys = program.command('keys').description('API keys of departments');
+  keys
+    .command('create')
+    .description('create an API key; its secret is printed once')
+    .requiredOption('--department <id>', 'department id, e.g. psb')
+    .addOption(new Option('--role <role>', 'what the key may do').choices([...roles]).makeOptionMandatory())
+    .option('--label <text>', 'a note on what the key is for')
+    .option('--json', 'print {"department","role","key"} as JSON', false)
+    .action(async (o: { department: string; role: string; label?: string; json: boolean }) => {
+      const created = await withDatabase(async (pool) => {
+        const key = await createApiKey(pool, o);
+        await appendAudit(pool, {
+          actor: { department: 'info-office', role: 'admin' },
+          action: 'key.create',
+          target: `department:${key.department}`,
+          outcome: 'success',
+          details: { keyId: key.keyId, role: key.role, via: 'cli' },
+        });
+        return key;
+      });
+      if (o.json) out(JSON.stringify({ department: created.department, role: created.role, key: created.key }));
+      else out(`created ${created.role} key ${created.keyId} for ${created.department}; the secret is shown only now:\n${created.key}`);
+    });
+
+  program
+    .command('sample <dataset>')
+    .description(`print realistic, valid sample records as NDJSON (${sampleDatasetIds.join(', ')})`)
+    .option('--count <n>', 'how many records', '10')
+    .option('--seed <n>', 'random seed, for repeatable output')
+    .action((dataset: string, o: { count: string; seed?: string }) => {
+      const count = Number(o.count);
+      if (!Number.isInteger(count) || count < 1 || count > 10_000_000) throw new GovxError(400, 'cli.invalid_count', '--count must be a whole number from 1 to 10000000');
+      const seed = o.seed === undefined ? undefined : Number(o.seed);
+      const chunk = 10_000;
+      for (let done = 0; done < count; done += chunk) {
+        const batch = generateSample(dataset, Math.min(chunk, count - done), seed === undefined ? undefined : seed + done);
+        process.stdout.write(`${batch.map((r) => JSON.stringify(r)).join('\n')}\n`);
+      }
+    });
+
+  const catalog = program.command('catalog').description('the sharing catalog');
+  catalog
+    .command('apply [file]')
+    .description('apply a catalog file (default: the seed catalog); prints what was created, changed or left alone')
+    .option('--dry-run', 'show what would change without changing anything', false)
+    .action(async (file: string | undefined, o: { dryRun: boolean }) => {
+      const planned = readCatalogFile(file ?? seedCatalogFile);
+      const results = await withDatabase((pool) => applyCatalog(pool, planned, { dryRun: o.dryRun, actor: 'info-office' }));
+      for (const r of results) out(`${o.dryRun ? 'would be ' : ''}${r.action.padEnd(9)} ${r.id}${r.changes.length ? ` (${r.changes.join(', ')})` : ''}`);
+    });
+  catalog
+    .command('export')
+    .description('print the catalog as a YAML file that `catalog apply` accepts')
+    .action(async () => {
+      process.stdout.write(await withDatabase((pool) => exportCatalog(pool)));
+    });
+
+  const audit = program.command('audit').description('the tamper-evident audit trail');
+  audit
+    .command('verify')
+    .description('recompute the hash chain and name the first broken entry')
+    .action(async () => {
+      const r = await withDatabase((pool) => verifyAuditChain(pool));
+      if (r.ok) out(`audit chain intact: ${r.checked} entries verified${r.lastSeq === null ? '' : `, last #${r.lastSeq}`}`);
+      else {
+        out(`audit chain BROKEN at entry #${r.firstBroken?.seq}: ${r.firstBroken?.reason} (${r.checked} entries checked)`);
+        process.exitCode = 1;
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof GovxError) {
+      process.stderr.write(`govx: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,73 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { GovxConfig } from '../lib/config';
+import type { Pool } from '../lib/db';
+import type { Logger } from '../lib/logger';
+import { auditRouter } from './auditRoutes';
+import { catalogRouter } from './catalogRoutes';
+import type { KafkaExchange } from './exchange';
+import { healthRouter } from './health';
+import type { GatewayMetrics } from './metrics';
+import { KeyAuthenticator, authenticate } from './middleware/auth';
+import { errorHandler, notFoundRoute } from './middleware/errors';
+import { requestId } from './middleware/requestId';
+import { DatasetRuntimes } from './publish/datasetRuntime';
+import { publishRouter } from './publish/route';
+
+export interface AppDeps {
+  config: GovxConfig;
+  pool: Pool;
+  exchange: KafkaExchange;
+  metrics: GatewayMetrics;
+  log: Logger;
+  isAccepting?: () => boolean;
+}
+
+export interface GatewayApp {
+  app: Express;
+  runtimes: DatasetRuntimes;
+  keys: KeyAuthenticator;
+}
+
+function routeLabel(req: Request): string {
+  const route = (req.route as { path?: string } | undefined)?.path;
+  return route ? `${req.baseUrl}${route}` : 'unmatched';
+}
+
+function observe(metrics: GatewayMetrics) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const end = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = routeLabel(req);
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      end({ method: req.method, route });
+    });
+    next();
+  };
+}
+
+export function createApp(deps: AppDeps): GatewayApp {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  const runtimes = new DatasetRuntimes(deps.pool);
+  const keys = new KeyAuthenticator(deps.pool);
+
+  app.use(requestId);
+  app.use(observe(deps.metrics));
+  app.use(healthRouter({ ...deps, isAccepting: deps.isAccepting ?? (() => true) }));
+  app.use('/v1', authenticate(keys));
+  app.use(
+    publishRouter({
+      ...deps,
+      runtimes,
+      maxBodyBytes: deps.config.maxBodyBytes,
+      maxRecordsPerRequest: deps.config.maxRecordsPerRequest,
+    }),
+  );
+  app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
+  app.use(auditRouter({ pool: deps.pool }));
+  app.use(notFoundRoute);
+  app.use(errorHandler(deps.log));
+  return { app, runtimes, keys };
+}

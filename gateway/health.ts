@@ -1,0 +1,43 @@
+import { Router } from 'express';
+import type { Pool } from '../lib/db';
+import { errorMessage } from '../lib/errors';
+import type { KafkaExchange } from './exchange';
+import type { GatewayMetrics } from './metrics';
+
+export interface HealthDeps {
+  pool: Pool;
+  exchange: KafkaExchange;
+  metrics: GatewayMetrics;
+  /** false once shutdown began: readiness turns 503 so load balancers stop sending traffic. */
+  isAccepting: () => boolean;
+}
+
+async function check(name: string, fn: () => Promise<unknown>): Promise<{ name: string; ok: boolean; error?: string }> {
+  try {
+    await fn();
+    return { name, ok: true };
+  } catch (err) {
+    return { name, ok: false, error: errorMessage(err) };
+  }
+}
+
+export function healthRouter(deps: HealthDeps): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const checks = await Promise.all([
+      check('postgres', () => deps.pool.query('SELECT 1')),
+      check('kafka', () => deps.exchange.ping()),
+    ]);
+    if (!deps.isAccepting()) checks.push({ name: 'shutdown', ok: false, error: 'the gateway is shutting down' });
+    const ready = checks.every((c) => c.ok);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+  });
+  router.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+  return router;
+}

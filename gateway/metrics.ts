@@ -1,0 +1,47 @@
+import client from 'prom-client';
+
+/** Prometheus metrics of one gateway process. Labels carry metadata only (dataset, department, outcome). */
+export class GatewayMetrics {
+  readonly registry = new client.Registry();
+
+  readonly httpRequests = new client.Counter({
+    name: 'govx_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new client.Histogram({
+    name: 'govx_http_request_duration_seconds',
+    help: 'HTTP request duration, by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly publishRecords = new client.Counter({
+    name: 'govx_publish_records_total',
+    help: 'Records received for publishing, by dataset, publishing department and outcome (accepted, rejected)',
+    labelNames: ['dataset', 'department', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly publishBatches = new client.Counter({
+    name: 'govx_publish_requests_total',
+    help: 'Publish requests, by dataset, department and outcome (ok, partial, rejected, unavailable)',
+    labelNames: ['dataset', 'department', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly produceDuration = new client.Histogram({
+    name: 'govx_kafka_produce_duration_seconds',
+    help: 'Time from handing a batch to Kafka until acks=all, by dataset',
+    labelNames: ['dataset'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'govx_process_' });
+  }
+}
