@@ -1,0 +1,158 @@
+import avro from 'avsc';
+import fs from 'node:fs';
+import path from 'node:path';
+import { generateSample } from '../../../schemas/samples';
+import { compileNaturalType } from '../../../schemas/codec';
+import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack } from '../../support/stack';
+
+const DATASET = 'population.residents';
+const TOPIC = `govx.dataset.${DATASET}`;
+let stack: TestStack;
+let psbPublisher: string;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  psbPublisher = await stack.key('psb', 'publisher');
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const publish = (body: unknown, key = psbPublisher, query = '') =>
+  httpJson(`${stack.url}/v1/datasets/${DATASET}/records${query}`, { method: 'POST', key, body });
+
+describe('publishing population.residents', () => {
+  it('accepts valid records from a psb publisher and writes them to the dataset topic in the Confluent wire format', async () => {
+    const records = generateSample(DATASET, 3);
+    const res = await publish({ records });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ accepted: 3, rejected: [] });
+
+    // An ordinary Kafka client reads them back and decodes them by the schema id in the wire format.
+    const traceId = res.headers.get('x-request-id');
+    const ours = (got: ReadMessage[]) => got.filter((m) => m.headers['govx-trace-id'] === traceId);
+    const mine = ours(await readTopicUntil(stack.kafka, TOPIC, (got) => ours(got).length >= 3));
+    expect(mine.map((m) => String(m.key)).sort()).toEqual(records.map((r) => r.id_number as string).sort());
+    for (const m of mine) {
+      const value = m.value!;
+      expect(value.readUInt8(0)).toBe(0);
+      const schemaId = value.readInt32BE(1);
+      const { rows } = await stack.pool.query('SELECT schema FROM registry_schemas WHERE id = $1', [schemaId]);
+      expect(rows).toHaveLength(1);
+      const decoded = compileNaturalType(JSON.parse(rows[0].schema)).fromBuffer(value.subarray(5)) as Record<string, unknown>;
+      const original = records.find((r) => r.id_number === decoded.id_number)!;
+      expect(decoded).toMatchObject({ id_number: original.id_number, name: original.name, birth_date: original.birth_date });
+      expect(m.headers['govx-dataset']).toBe(DATASET);
+      expect(m.headers['govx-publisher']).toBe('psb');
+      expect(m.headers['govx-schema-id']).toBe(String(schemaId));
+      expect(Number.isNaN(Date.parse(m.headers['govx-published-at']!))).toBe(false);
+    }
+  });
+
+  it('rejects an invalid record with its index and the path of the bad field, and accepts the others', async () => {
+    const [good, bad] = generateSample(DATASET, 2, 777);
+    const res = await publish({ records: [good, { ...bad, birth_date: '1990-02-30', gender: 'ROBOT' }] });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(1);
+    expect(res.body.rejected).toHaveLength(1);
+    expect(res.body.rejected[0].index).toBe(1);
+    const paths = res.body.rejected[0].errors.map((e: { path: string }) => e.path).sort();
+    expect(paths).toEqual(['birth_date', 'gender']);
+  });
+
+  it('rejects unknown fields and missing required fields by name', async () => {
+    const [r] = generateSample(DATASET, 1, 99);
+    const { address: _dropped, ...withoutAddress } = r!;
+    const res = await publish({ records: [{ ...withoutAddress, nickname: 'x' }] });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(0);
+    const errors = res.body.rejected[0].errors;
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'nickname', message: expect.stringContaining('not a field') }),
+        expect.objectContaining({ path: 'address', message: 'is required' }),
+      ]),
+    );
+  });
+
+  it('applies the ID number check digit rule on publish', async () => {
+    const [r] = generateSample(DATASET, 1, 5);
+    const id = r!.id_number as string;
+    const wrongCheck = id.slice(0, 17) + (id[17] === '0' ? '1' : '0');
+    const res = await publish({ records: [{ ...r, id_number: wrongCheck }] });
+    expect(res.body.rejected[0].errors[0]).toMatchObject({ path: 'id_number', rule: 'cn-id-number' });
+  });
+
+  it('publishes nothing with ?atomic=true when any record is invalid', async () => {
+    const [good, bad] = generateSample(DATASET, 2, 31337);
+    const res = await publish({ records: [good, { ...bad, household_district: '990101' }] }, psbPublisher, '?atomic=true');
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('publish.rejected');
+    expect(res.body.error.details.rejected[0].index).toBe(1);
+  });
+
+  it('accepts NDJSON bodies', async () => {
+    const records = generateSample(DATASET, 4, 2024);
+    const res = await httpJson(`${stack.url}/v1/datasets/${DATASET}/records`, {
+      method: 'POST',
+      key: psbPublisher,
+      rawBody: `${records.map((r) => JSON.stringify(r)).join('\n')}\nnot json\n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(4);
+    expect(res.body.rejected).toEqual([{ index: 4, errors: [expect.objectContaining({ rule: 'json' })] }]);
+  });
+});
+
+describe('who may publish', () => {
+  it('answers 401 without a key and with a wrong key, in the shared error shape', async () => {
+    const none = await publish({ records: [] }, '');
+    expect(none.status).toBe(401);
+    expect(none.body).toEqual({ error: { code: 'auth.unauthenticated', message: expect.any(String) }, requestId: expect.any(String) });
+    const wrong = await publish({ records: [] }, 'govx_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error.code).toBe('auth.invalid_key');
+  });
+
+  it('answers 403 to a publisher of another department and to a psb key of another role', async () => {
+    const amr = await publish({ records: generateSample(DATASET, 1) }, await stack.key('amr', 'publisher'));
+    expect(amr.status).toBe(403);
+    expect(amr.body.error.code).toBe('auth.forbidden');
+    const consumer = await publish({ records: generateSample(DATASET, 1) }, await stack.key('psb', 'consumer'));
+    expect(consumer.status).toBe(403);
+  });
+
+  it('answers 404 for a dataset that does not exist', async () => {
+    const res = await httpJson(`${stack.url}/v1/datasets/population.nothing/records`, { method: 'POST', key: psbPublisher, body: { records: [{}] } });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('dataset.not_found');
+  });
+
+  it('answers 400 to a body that is not JSON, 413 to one over the limit, 415 to another media type', async () => {
+    const url = `${stack.url}/v1/datasets/${DATASET}/records`;
+    const broken = await httpJson(url, { method: 'POST', key: psbPublisher, rawBody: '{"records": [', headers: { 'content-type': 'application/json' } });
+    expect(broken.status).toBe(400);
+    expect(broken.body.error.code).toBe('request.malformed_json');
+    const huge = await httpJson(url, { method: 'POST', key: psbPublisher, rawBody: `{"records":["${'x'.repeat(17 * 1024 * 1024)}"]}`, headers: { 'content-type': 'application/json' } });
+    expect(huge.status).toBe(413);
+    const xml = await httpJson(url, { method: 'POST', key: psbPublisher, rawBody: '<records/>', headers: { 'content-type': 'application/xml' } });
+    expect(xml.status).toBe(415);
+  });
+});
+
+describe('operations endpoints', () => {
+  it('reports ready when Kafka and PostgreSQL answer, and exposes publish counters', async () => {
+    const ready = await httpJson(`${stack.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.map((c: { name: string }) => c.name).sort()).toEqual(['kafka', 'postgres']);
+    const metrics = await fetch(`${stack.url}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/govx_publish_records_total\{dataset="population.residents",department="psb",outcome="accepted"\} \d+/);
+    expect(metrics).toContain('govx_http_requests_total');
+  });
+});
+
+it('keeps the schema file and the registered schema the same', () => {
+  const file = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../schemas/population.residents.avsc'), 'utf8'));
+  expect(() => avro.Type.forSchema(file)).not.toThrow();
+});

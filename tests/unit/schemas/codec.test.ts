@@ -1,0 +1,75 @@
+import { compileNaturalType, validateNatural } from '../../../schemas/codec';
+
+const schema = {
+  type: 'record',
+  name: 'T',
+  fields: [
+    { name: 'day', type: { type: 'int', logicalType: 'date' } },
+    { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    { name: 'amount', type: { type: 'bytes', logicalType: 'decimal', precision: 18, scale: 2 } },
+    { name: 'note', type: ['null', 'string'], default: null },
+    { name: 'kind', type: { type: 'enum', name: 'Kind', symbols: ['A', 'B'] } },
+    { name: 'inner', type: ['null', { type: 'record', name: 'Inner', fields: [{ name: 'x', type: 'int' }] }], default: null },
+  ],
+};
+const type = compileNaturalType(schema);
+const good = { day: '2024-02-29', at: '2024-05-01T08:30:00.123Z', amount: '-1234567.05', note: null, kind: 'A' };
+
+describe('natural JSON codec', () => {
+  it('round-trips dates, timestamps, decimals and nullable unions in their natural form', () => {
+    const back = type.fromBuffer(type.toBuffer({ ...good, note: 'hi', inner: { x: 3 } }));
+    expect(back).toMatchObject({ day: '2024-02-29', at: '2024-05-01T08:30:00.123Z', amount: '-1234567.05', note: 'hi', kind: 'A', inner: { x: 3 } });
+  });
+
+  it.each([
+    ['0', '0.00'],
+    ['0.01', '0.01'],
+    ['-0.01', '-0.01'],
+    ['127', '127.00'],
+    ['128', '128.00'],
+    ['-128', '-128.00'],
+    ['-129', '-129.00'],
+    ['255.5', '255.50'],
+    ['9999999999999999.99', '9999999999999999.99'],
+    ['-9999999999999999.99', '-9999999999999999.99'],
+  ])('encodes the decimal %s exactly, reading back %s', (amount, expected) => {
+    const back = type.fromBuffer(type.toBuffer({ ...good, amount })) as { amount: string };
+    expect(back.amount).toBe(expected);
+  });
+
+  it('fills omitted nullable fields with their default', () => {
+    expect(validateNatural(type, good)).toEqual([]);
+    expect(type.fromBuffer(type.toBuffer(good))).toMatchObject({ note: null, inner: null });
+  });
+
+  it('names each bad field and what it must be', () => {
+    const errors = validateNatural(type, { ...good, day: '2023-02-29', at: '2024-05-01 08:30', amount: 12.5, kind: 'C' });
+    const byPath = Object.fromEntries(errors.map((e) => [e.path, e.message]));
+    expect(byPath.day).toMatch(/YYYY-MM-DD/);
+    expect(byPath.at).toMatch(/ISO 8601/);
+    expect(byPath.amount).toMatch(/decimal string/);
+    expect(byPath.kind).toBe('must be one of A, B');
+  });
+
+  it('rejects a decimal with more decimals or digits than the schema allows', () => {
+    expect(validateNatural(type, { ...good, amount: '1.234' })[0]?.path).toBe('amount');
+    expect(validateNatural(type, { ...good, amount: '12345678901234567.00' })[0]?.path).toBe('amount');
+  });
+
+  it('reports unknown fields, also inside nested records, and missing required ones', () => {
+    const { kind: _k, ...rest } = good;
+    const errors = validateNatural(type, { ...rest, extra: 1, inner: { x: 1, y: 2 } });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { path: 'extra', message: 'is not a field of this dataset', rule: 'unknown-field' },
+        { path: 'inner.y', message: 'is not a field of this dataset', rule: 'unknown-field' },
+        { path: 'kind', message: 'is required', rule: 'required' },
+      ]),
+    );
+  });
+
+  it('refuses a record that is not an object', () => {
+    expect(validateNatural(type, [1, 2])).toEqual([{ path: '', message: 'a record must be a JSON object', rule: 'type' }]);
+    expect(validateNatural(type, 'x')[0]?.rule).toBe('type');
+  });
+});
