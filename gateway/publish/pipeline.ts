@@ -1,0 +1,98 @@
+import { appendAudit } from '../../catalog/audit';
+import { datasetTopic } from '../../catalog/datasets';
+import type { Principal } from '../../catalog/keys';
+import type { Pool } from '../../lib/db';
+import { GovxError } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import type { KafkaExchange } from '../exchange';
+import type { GatewayMetrics } from '../metrics';
+import type { DatasetRuntimes } from './datasetRuntime';
+import { authorizePublish, type RejectedRecord, stampProvenance, validateRecords } from './stages';
+
+export interface PublishDeps {
+  pool: Pool;
+  runtimes: DatasetRuntimes;
+  exchange: KafkaExchange;
+  metrics: GatewayMetrics;
+  log: Logger;
+}
+
+export interface PublishRequest {
+  principal: Principal;
+  datasetId: string;
+  /** Decoded records; entries listed in `preRejected` (e.g. NDJSON lines that were not JSON) are skipped. */
+  records: unknown[];
+  preRejected?: RejectedRecord[];
+  /** All or nothing: any invalid record rejects the whole request (422) and nothing is produced. */
+  atomic?: boolean;
+  requestId: string;
+}
+
+export interface PublishOutcome {
+  accepted: number;
+  rejected: RejectedRecord[];
+  topic: string;
+  offsets: Array<{ partition: number; baseOffset: string }>;
+}
+
+/** authorize alone: lets a caller refuse a request before reading its body. */
+export async function authorizePublisher(deps: Pick<PublishDeps, 'runtimes'>, principal: Principal, datasetId: string): Promise<void> {
+  authorizePublish(principal, await deps.runtimes.get(datasetId), datasetId);
+}
+
+/**
+ * The governed publish path, whoever calls it (the HTTP route, a source connector): authorize against the
+ * catalog → validate (Avro + domain checks) → stamp provenance → produce with acks=all → audit the batch.
+ * Resolves only once every accepted record is acknowledged by Kafka.
+ */
+export async function publishRecords(deps: PublishDeps, req: PublishRequest): Promise<PublishOutcome> {
+  const { principal } = req;
+  const runtime = authorizePublish(principal, await deps.runtimes.get(req.datasetId), req.datasetId);
+  const preRejected = req.preRejected ?? [];
+  const { valid, rejected } = validateRecords(runtime, req.records, new Set(preRejected.map((e) => e.index)));
+  const allRejected = [...preRejected, ...rejected].sort((a, b) => a.index - b.index);
+  const labels = { dataset: runtime.dataset.id, department: principal.department };
+  const topic = datasetTopic(runtime.dataset.id);
+
+  if (req.atomic && allRejected.length > 0) {
+    deps.metrics.publishRecords.inc({ ...labels, outcome: 'rejected' }, req.records.length);
+    deps.metrics.publishBatches.inc({ ...labels, outcome: 'rejected' });
+    throw new GovxError(422, 'publish.rejected', `${allRejected.length} of ${req.records.length} records are invalid; none were published (atomic)`, {
+      details: { accepted: 0, rejected: allRejected },
+    });
+  }
+
+  const messages = stampProvenance(valid, {
+    dataset: runtime.dataset.id,
+    publisher: principal.department,
+    schemaId: runtime.schemaId,
+    traceId: req.requestId,
+    publishedAt: new Date().toISOString(),
+  });
+  const started = process.hrtime.bigint();
+  let offsets: PublishOutcome['offsets'] = [];
+  try {
+    const metadata = await deps.exchange.produce(topic, messages);
+    offsets = metadata.map((m) => ({ partition: m.partition, baseOffset: String(m.baseOffset) }));
+  } catch (err) {
+    deps.metrics.publishBatches.inc({ ...labels, outcome: 'unavailable' });
+    throw err;
+  }
+  deps.metrics.produceDuration.observe({ dataset: runtime.dataset.id }, Number(process.hrtime.bigint() - started) / 1e9);
+  deps.metrics.publishRecords.inc({ ...labels, outcome: 'accepted' }, valid.length);
+  if (allRejected.length) deps.metrics.publishRecords.inc({ ...labels, outcome: 'rejected' }, allRejected.length);
+  deps.metrics.publishBatches.inc({ ...labels, outcome: allRejected.length === 0 ? 'ok' : valid.length ? 'partial' : 'rejected' });
+
+  if (valid.length > 0) {
+    await appendAudit(deps.pool, {
+      actor: { department: principal.department, keyId: principal.keyId, role: principal.role },
+      action: 'publish.batch',
+      target: `dataset:${runtime.dataset.id}`,
+      outcome: 'success',
+      requestId: req.requestId,
+      details: { accepted: valid.length, rejected: allRejected.length, schemaId: runtime.schemaId, topic, offsets },
+    }).catch((err: unknown) => deps.log.error({ err, requestId: req.requestId }, 'audit append failed for an accepted batch'));
+  }
+  deps.log.debug({ dataset: runtime.dataset.id, accepted: valid.length, rejected: allRejected.length }, 'published');
+  return { accepted: valid.length, rejected: allRejected, topic, offsets };
+}
