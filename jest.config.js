@@ -4,6 +4,8 @@
 // Type checking is `npm run typecheck`; ts-jest only transpiles here.
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] };
 module.exports = {
+  // a global option: per-project values are ignored
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',

@@ -12,6 +12,9 @@ import { errorHandler, notFoundRoute } from './middleware/errors';
 import { requestId } from './middleware/requestId';
 import { DatasetRuntimes } from './publish/datasetRuntime';
 import { publishRouter } from './publish/route';
+import { subscriptionRouter } from './subscriptionRoutes';
+import type { Kafka } from 'kafkajs';
+import type { SubscriptionKafka } from '../catalog/subscriptions';
 
 export interface AppDeps {
   config: GovxConfig;
@@ -20,6 +23,8 @@ export interface AppDeps {
   metrics: GatewayMetrics;
   log: Logger;
   isAccepting?: () => boolean;
+  /** For subscriptions: share topics, the dataset topic's end offsets, and HTTP delivery. */
+  kafka: { client: Kafka; topics: SubscriptionKafka };
 }
 
 export interface GatewayApp {
@@ -67,6 +72,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   );
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(auditRouter({ pool: deps.pool }));
+  app.use(subscriptionRouter({ pool: deps.pool, kafka: deps.kafka.topics, kafkaClient: deps.kafka.client, log: deps.log }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return { app, runtimes, keys };

@@ -9,6 +9,8 @@ import type { Logger } from '../lib/logger';
 import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from './exchange';
 import { GatewayMetrics } from './metrics';
+import { ShareDistributor } from './distribution/shareDistributor';
+import type { SubscriptionKafka } from '../catalog/subscriptions';
 
 export interface RunningGateway {
   url: string;
@@ -35,14 +37,31 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await pool.end();
     throw err;
   }
+  const kafka = createKafka(config, log, 'gateway');
   const exchange = new KafkaExchange(
-    createKafka(config, log, 'gateway'),
+    kafka,
     { partitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor, timeoutMs: config.kafkaRequestTimeoutMs },
     log.child({ component: 'exchange' }),
   );
   let accepting = true;
   const metrics = new GatewayMetrics();
-  const gateway = createApp({ config, pool, exchange, metrics, log, isAccepting: () => accepting });
+  const topics: SubscriptionKafka = {
+    ensureTopic: (topic) => exchange.ensureTopic(topic),
+    endOffsets: async (topic) => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [String(o.partition), o.high]));
+      } finally {
+        await admin.disconnect();
+      }
+    },
+  };
+  const gateway = createApp({ config, pool, exchange, metrics, log, isAccepting: () => accepting, kafka: { client: kafka, topics } });
+  const distributor = config.distributor
+    ? new ShareDistributor(createKafka(config, log, 'distributor'), pool, log.child({ component: 'distributor' }), { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix }, metrics.registry)
+    : null;
+  distributor?.start();
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;
@@ -66,6 +85,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
       const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await drained;
       clearTimeout(timer);
+      await distributor?.stop();
       await exchange.close();
       await pool.end();
       log.info('gateway stopped');

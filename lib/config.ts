@@ -16,6 +16,8 @@ export interface GovxConfig {
   readonly maxBodyBytes: number;
   readonly maxRecordsPerRequest: number;
   readonly shutdownTimeoutMs: number;
+  readonly distributor: boolean;
+  readonly distributorGroupPrefix: string;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -116,6 +118,18 @@ export const settings = {
     description: 'how long a graceful shutdown may take',
     default: '15000',
     parse: integer(100, 600000),
+  },
+  distributor: {
+    env: 'GOVX_DISTRIBUTOR',
+    description: 'run the share distributor in this process (on or off)',
+    default: 'on',
+    parse: (raw: string): boolean => oneOf('on', 'off')(raw) === 'on',
+  },
+  distributorGroupPrefix: {
+    env: 'GOVX_DISTRIBUTOR_GROUP',
+    description: 'prefix of the distributor consumer groups (one per dataset); every gateway of one installation uses the same',
+    default: 'govx-distributor',
+    parse: text,
   },
 } satisfies { [K in keyof GovxConfig]: Setting<unknown> };
 

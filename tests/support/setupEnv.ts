@@ -7,4 +7,6 @@ const state = JSON.parse(fs.readFileSync(path.join(__dirname, '.state.json'), 'u
 };
 process.env.DATABASE_URL = state.databaseUrl;
 process.env.KAFKA_BROKERS = state.kafkaBrokers;
+// Each run has its own database, so its distributor gets its own consumer groups on the shared broker.
+process.env.GOVX_DISTRIBUTOR_GROUP = `govx-distributor-${new URL(state.databaseUrl).pathname.slice(1)}`;
 process.env.GOVX_LOG_LEVEL = process.env.GOVX_LOG_LEVEL ?? 'silent';

@@ -1,0 +1,165 @@
+import express, { type Request, type Response, Router } from 'express';
+import type { Kafka } from 'kafkajs';
+import type { Principal } from '../catalog/keys';
+import {
+  approveSubscription,
+  findVisibleSubscription,
+  httpCursorOf,
+  listSubscriptions,
+  parseDecision,
+  parseSubscriptionRequest,
+  rejectSubscription,
+  requestSubscription,
+  revokeSubscription,
+  saveHttpCursor,
+  subscriptionStatuses,
+  type Subscription,
+  type SubscriptionDeps,
+  getSubscription,
+} from '../catalog/subscriptions';
+import type { Pool } from '../lib/db';
+import { GovxError, InputError, NotFoundError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { decodeCursor, encodeCursor, pullShareRecords, ShareDecoder, ShareReader, type Positions } from './distribution/httpDelivery';
+import { principalOf } from './middleware/auth';
+
+export interface SubscriptionRouteDeps extends SubscriptionDeps {
+  kafkaClient: Kafka;
+  log: Logger;
+}
+
+function objectBody(req: Request): Record<string, unknown> {
+  const body = (req.body ?? {}) as unknown;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InputError('request.invalid_body', 'the body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function intQuery(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new InputError('request.invalid_query', `query parameter ${name} must be a whole number between ${min} and ${max}`);
+  }
+  return Number(value);
+}
+
+/**
+ * Records leave govx only to the consuming department itself, and only while the subscription is live;
+ * to anyone else the subscription does not exist.
+ */
+async function deliverableTo(pool: Pool, principal: Principal, id: string): Promise<Subscription> {
+  const sub = await findVisibleSubscription(pool, principal, id);
+  if (sub.consumer !== principal.department) throw new NotFoundError('subscription.not_found', `no subscription "${id.slice(0, 64)}"`);
+  if (sub.status !== 'approved' || (sub.expiresAt !== null && Date.parse(sub.expiresAt) <= Date.now())) {
+    throw new GovxError(409, 'subscription.not_active', `subscription ${sub.id} is ${sub.status}${sub.statusReason ? ` (${sub.statusReason})` : ''}; it delivers nothing`);
+  }
+  return sub;
+}
+
+/** POST/GET /v1/subscriptions…: the request → decision → delivery → revocation cycle. */
+export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '256kb' });
+  const decoder = new ShareDecoder(deps.pool);
+  const rid = (res: Response): string => String(res.locals.requestId);
+
+  router.post('/v1/subscriptions', json, async (req, res) => {
+    const sub = await requestSubscription(deps, principalOf(res), parseSubscriptionRequest(objectBody(req)), rid(res));
+    res.status(201).setHeader('Location', `/v1/subscriptions/${sub.id}`).json(sub);
+  });
+
+  router.get('/v1/subscriptions', async (req, res) => {
+    const status = req.query.status;
+    if (status !== undefined && !subscriptionStatuses.includes(status as never)) {
+      throw new InputError('request.invalid_query', `status must be one of ${subscriptionStatuses.join(', ')}`);
+    }
+    const dataset = req.query.dataset;
+    if (dataset !== undefined && (typeof dataset !== 'string' || dataset.length > 100)) throw new InputError('request.invalid_query', 'dataset must be a dataset id');
+    const limit = intQuery(req.query.limit, 'limit', 50, 1, 500);
+    const offset = intQuery(req.query.offset, 'offset', 0, 0, 1_000_000);
+    const result = await listSubscriptions(deps.pool, principalOf(res), { dataset: dataset as string | undefined, status: status as string | undefined, limit, offset });
+    res.json({ ...result, limit, offset });
+  });
+
+  router.get('/v1/subscriptions/:id', async (req, res) => {
+    res.json(await findVisibleSubscription(deps.pool, principalOf(res), String(req.params.id)));
+  });
+
+  router.post('/v1/subscriptions/:id/approve', json, async (req, res) => {
+    res.json(await approveSubscription(deps, principalOf(res), String(req.params.id), parseDecision(objectBody(req)), rid(res)));
+  });
+
+  router.post('/v1/subscriptions/:id/reject', json, async (req, res) => {
+    res.json(await rejectSubscription(deps, principalOf(res), String(req.params.id), objectBody(req), rid(res)));
+  });
+
+  router.post('/v1/subscriptions/:id/revoke', json, async (req, res) => {
+    res.json(await revokeSubscription(deps, principalOf(res), String(req.params.id), objectBody(req), rid(res)));
+  });
+
+  /**
+   * Pull: `?cursor=C` reads after C and commits C (at-least-once: records after C come again until the
+   * consumer passes the next cursor back); without a cursor, reading starts at the last committed one.
+   */
+  router.get('/v1/subscriptions/:id/records', async (req, res) => {
+    const principal = principalOf(res);
+    const sub = await deliverableTo(deps.pool, principal, String(req.params.id));
+    const limit = intQuery(req.query.limit, 'limit', 100, 1, 1000);
+    const waitMs = intQuery(req.query.waitMs, 'waitMs', 1000, 0, 30_000);
+    let from: Positions | null;
+    if (req.query.cursor !== undefined) {
+      if (typeof req.query.cursor !== 'string') throw new InputError('subscription.invalid_cursor', 'pass one cursor');
+      from = decodeCursor(req.query.cursor);
+      await saveHttpCursor(deps.pool, sub.id, from);
+    } else {
+      from = await httpCursorOf(deps.pool, sub.id);
+    }
+    const { records, next } = await pullShareRecords(deps.kafkaClient, decoder, sub, from, limit, waitMs);
+    res.json({ subscription: sub.id, records, cursor: encodeCursor(next) });
+  });
+
+  /** Server-Sent Events: each record is an event whose id is the cursor after it (Last-Event-ID resumes). */
+  router.get('/v1/subscriptions/:id/stream', async (req, res) => {
+    const principal = principalOf(res);
+    const sub = await deliverableTo(deps.pool, principal, String(req.params.id));
+    const resumeFrom = req.get('last-event-id') ?? (typeof req.query.cursor === 'string' ? req.query.cursor : undefined);
+    const from = resumeFrom !== undefined ? decodeCursor(resumeFrom) : await httpCursorOf(deps.pool, sub.id);
+
+    res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.flushHeaders();
+    res.write(': govx share stream\n\n');
+    const reader = new ShareReader(deps.kafkaClient, decoder, sub);
+    let closed = false;
+    const close = async (reason?: string): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      clearInterval(watch);
+      await reader.stop();
+      if (reason && !res.writableEnded) res.write(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
+      res.end();
+    };
+    // Revocation or expiry ends the stream within seconds; a comment line keeps proxies from timing out.
+    const watch = setInterval(() => {
+      void getSubscription(deps.pool, sub.id).then(
+        (current) => {
+          if (!current || current.status !== 'approved' || (current.expiresAt && Date.parse(current.expiresAt) <= Date.now())) {
+            void close(`subscription is ${current?.status ?? 'gone'}`);
+          } else if (!closed) res.write(': keep-alive\n\n');
+        },
+        () => undefined,
+      );
+    }, 2000);
+    req.on('close', () => void close());
+    try {
+      await reader.start(from, (record, next) => {
+        if (closed) return false;
+        res.write(`id: ${encodeCursor(next)}\nevent: record\ndata: ${JSON.stringify(record)}\n\n`);
+        return true;
+      });
+    } catch (err) {
+      deps.log.warn({ subscription: sub.id, err: (err as Error).message }, 'share stream failed');
+      await close('the stream failed; reconnect with Last-Event-ID to resume');
+    }
+  });
+
+  return router;
+}
