@@ -59,7 +59,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   };
   const gateway = createApp({ config, pool, exchange, metrics, log, isAccepting: () => accepting, kafka: { client: kafka, topics } });
   const distributor = config.distributor
-    ? new ShareDistributor(createKafka(config, log, 'distributor'), pool, log.child({ component: 'distributor' }), { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix }, metrics.registry)
+    ? new ShareDistributor(createKafka(config, log, 'distributor'), pool, log.child({ component: 'distributor' }), { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions }, metrics.registry)
     : null;
   distributor?.start();
   const server = http.createServer(gateway.app);

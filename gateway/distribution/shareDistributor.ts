@@ -23,6 +23,8 @@ export interface DistributorOptions {
   refreshMs: number;
   /** Consumer groups are `<groupPrefix>.<dataset>` (live) and `<groupPrefix>-backfill.<subscription>`. */
   groupPrefix: string;
+  /** Partitions of the share topics (govx creates them with GOVX_TOPIC_PARTITIONS). */
+  sharePartitions?: number;
 }
 
 interface DistributorMetrics {
@@ -63,6 +65,7 @@ export class ShareDistributor {
   private refreshing: Promise<void> | null = null;
   private stopped = false;
   readonly metrics: DistributorMetrics;
+  private readonly sharePartitions: number;
 
   constructor(
     private readonly kafka: Kafka,
@@ -73,6 +76,7 @@ export class ShareDistributor {
   ) {
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 3000 } });
     this.metrics = metricsOn(registry);
+    this.sharePartitions = opts.sharePartitions ?? 3;
   }
 
   /** Starts the refresh loop; Kafka or PostgreSQL being down only delays delivery, it never stops the process. */
@@ -220,6 +224,9 @@ export class ShareDistributor {
       }
       for (const sub of targets) {
         const out = await projector.project(sub, keyField, message, decoded);
+        // share topics have the dataset topic's partition count: keeping the partition keeps per-key order
+        // without re-hashing every key
+        out.partition = partition % this.sharePartitions;
         const topic = shareTopic(sub.id);
         let list = byTopic.get(topic);
         if (!list) byTopic.set(topic, (list = []));
@@ -258,6 +265,7 @@ class DatasetPipe {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 3,
       eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         const subs = await liveFor(pool, this.dataset);
