@@ -12,6 +12,7 @@ import { errorHandler, notFoundRoute } from './middleware/errors';
 import { requestId } from './middleware/requestId';
 import { DatasetRuntimes } from './publish/datasetRuntime';
 import { publishRouter } from './publish/route';
+import { registryRouter } from './registryRoutes';
 
 export interface AppDeps {
   config: GovxConfig;
@@ -56,6 +57,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(requestId);
   app.use(observe(deps.metrics));
   app.use(healthRouter({ ...deps, isAccepting: deps.isAccepting ?? (() => true) }));
+  // The registry authenticates itself, so its failures come out in Confluent's error shape.
+  app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
   app.use('/v1', authenticate(keys));
   app.use(
     publishRouter({
