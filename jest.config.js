@@ -4,6 +4,8 @@
 // Type checking is `npm run typecheck`; ts-jest only transpiles here.
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] };
 module.exports = {
+  // testTimeout is a global option: inside a project entry Jest ignores it and hooks fall back to 5 s.
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',
