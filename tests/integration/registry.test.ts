@@ -376,6 +376,17 @@ describe('the registry and the catalog', () => {
     expect(await client.decode(message!.value!)).toEqual({ code: 'CPI', value: 2.5, unit: 'percent' });
   });
 
+  it('answers a dataset schema that does not parse with 400 on /v1 and 42201 on /registry, never 500', async () => {
+    const steward = await stack.key('psb', 'steward');
+    const v1 = await httpJson(`${stack.url}/v1/datasets/population.residents/schemas`, { key: steward, body: { schema: '{"type": "record", "na' } });
+    expect(v1.status).toBe(400);
+    expect(v1.body.error.message).toMatch(/schema/);
+    const registry = await register('govx.dataset.population.residents-value', '{"type": "record", "na', basic('psb', steward));
+    expectConfluentError(registry, 422, 42201);
+    // A valid Avro schema that is not a record cannot describe a dataset.
+    expectConfluentError(await register('govx.dataset.population.residents-value', '"string"', basic('psb', steward)), 422, 42201);
+  });
+
   it('decodes what the gateway publishes to population.residents with the Confluent client, byte for byte', async () => {
     const psbPublisher = await stack.key('psb', 'publisher');
     const records = generateSample('population.residents', 2, 4242);
