@@ -96,9 +96,10 @@ export function confluentErrorOf(err: unknown, requestId: string): ConfluentErro
   return null;
 }
 
+/** Sent as bytes, so express does not append `; charset=utf-8` to Confluent's media type. */
 export function sendRegistry(res: Response, status: number, body: unknown): void {
   res.status(status).setHeader('Content-Type', REGISTRY_MEDIA_TYPE);
-  res.send(typeof body === 'string' ? body : JSON.stringify(body));
+  res.send(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8'));
 }
 
 export function registryNotFoundRoute(req: Request, _res: Response, next: NextFunction): void {

@@ -197,7 +197,7 @@ describe('a Confluent client against /registry', () => {
     expect((await wire('/subjects')).body).toEqual(expect.arrayContaining([subject]));
     expect((await wire(`/subjects/${subject}/versions`)).body).toEqual([1, 2]);
     const latest = await wire(`/subjects/${subject}/versions/latest`);
-    expect(latest.contentType).toContain(MEDIA_TYPE);
+    expect(latest.contentType).toBe(MEDIA_TYPE);
     expect(latest.body).toEqual({ subject, version: 2, id: v2, schema: expect.any(String) });
     expect((await wire(`/subjects/${subject}/versions/-1`)).body.version).toBe(2);
     expect((await wire(`/subjects/${subject}/versions/1`)).body.id).toBe(v1);
