@@ -4,7 +4,7 @@
 // Type checking is `npm run typecheck`; ts-jest only transpiles here.
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] };
 module.exports = {
-  // a global option: per-project values are ignored
+  // testTimeout is a global option: inside a project entry Jest ignores it and hooks fall back to 5 s.
   testTimeout: 60000,
   projects: [
     {

@@ -22,7 +22,7 @@ import {
   updateDataset,
 } from './datasets';
 import { getSubjectVersion, registerSchema } from './registry/store';
-import { canonicalSchemaString, parseAvroSchema } from './registry/canonical';
+import { canonicalJson, canonicalSchemaString, type JsonValue, parseAvroSchema } from './registry/canonical';
 
 /**
  * The catalog as a readable YAML file, applied declaratively: each dataset is created, changed or left
@@ -47,7 +47,8 @@ interface FileDataset {
   updateCycle: string;
   keyField: string;
   status?: string;
-  schema: string;
+  /** A file under schemas/, or the Avro schema itself (as `catalog export` writes it). */
+  schema: string | Record<string, unknown>;
   fields?: Record<string, FileField>;
 }
 
@@ -169,7 +170,8 @@ export function readCatalogFile(file: string): PlannedDataset[] {
     let schemaText = '';
     let schema: unknown = null;
     try {
-      schemaText = fs.readFileSync(path.resolve(schemasDir, String(d.schema)), 'utf8');
+      schemaText =
+        d.schema !== null && typeof d.schema === 'object' ? JSON.stringify(d.schema) : fs.readFileSync(path.resolve(schemasDir, String(d.schema)), 'utf8');
       schema = parseAvroSchema(schemaText).schema;
     } catch (err) {
       problems.push(`${where}.schema: ${(err as Error).message}`);
@@ -191,8 +193,10 @@ const EDITABLE: Array<keyof DatasetDefinition> = [
   'title', 'owner', 'category', 'abstract', 'fields', 'sharingType', 'sharingConditions', 'legalBasis', 'updateCycle', 'keyField', 'status',
 ];
 
+/** Compared with sorted keys: PostgreSQL's jsonb does not keep the key order the fields were written in. */
 function differences(current: Dataset, wanted: DatasetDefinition): string[] {
-  return EDITABLE.filter((k) => JSON.stringify(current[k]) !== JSON.stringify(wanted[k])).map((k) => String(k));
+  const same = (a: unknown, b: unknown): boolean => canonicalJson((a ?? null) as JsonValue) === canonicalJson((b ?? null) as JsonValue);
+  return EDITABLE.filter((k) => !same(current[k], wanted[k])).map((k) => String(k));
 }
 
 export async function applyCatalog(
@@ -261,9 +265,23 @@ async function applyCatalogLocked(
   return results;
 }
 
-/** The catalog as a file that `applyCatalog` accepts (schemas referenced by their subject's latest version). */
+/**
+ * The catalog as a file that `applyCatalog` accepts and finds unchanged: each schema is written inline as
+ * its subject's latest version, so schemas evolved through the API (or datasets without a file) survive.
+ */
 export async function exportCatalog(pool: Pool): Promise<string> {
-  const { items } = await listDatasets(pool, { limit: 500 });
+  const items: Dataset[] = [];
+  for (let total = Infinity; items.length < total; ) {
+    const page = await listDatasets(pool, { limit: 500, offset: items.length });
+    if (page.items.length === 0) break;
+    items.push(...page.items);
+    total = page.total;
+  }
+  const latest = new Map<string, unknown>();
+  for (const d of items) {
+    const version = await getSubjectVersion(pool, d.schemaSubject, 'latest');
+    if (version) latest.set(d.id, JSON.parse(version.schema));
+  }
   const datasets = items.map((d) => ({
     id: d.id,
     title: d.title,
@@ -278,7 +296,7 @@ export async function exportCatalog(pool: Pool): Promise<string> {
     updateCycle: d.updateCycle,
     keyField: d.keyField,
     status: d.status,
-    schema: `${d.id}.avsc`,
+    schema: latest.get(d.id) ?? `${d.id}.avsc`,
     fields: Object.fromEntries(
       d.fields.map((f) => [f.name, { sensitivity: f.sensitivity, masking: f.masking, description: f.description }]),
     ),

@@ -19,7 +19,7 @@ import {
 } from './datasets';
 import { parseAvroSchema } from './registry/canonical';
 import { describeSchemaChange, type SchemaChange } from './registry/compatibility';
-import { getSubjectVersion, IncompatibleSchemaError, registerSchema } from './registry/store';
+import { getSubjectVersion, IncompatibleSchemaError, type Registration, registerSchema } from './registry/store';
 
 /**
  * Catalog operations behind the HTTP API: each one checks its input, changes the catalog and the registry,
@@ -36,8 +36,8 @@ function schemaTextOf(schema: unknown): string {
   throw new InputError('catalog.invalid_dataset', 'schema must be an Avro schema (a JSON object or its text)');
 }
 
-function incompatible(err: IncompatibleSchemaError): GovxError {
-  return new ConflictError('schema.incompatible', `the schema is not ${err.level}-compatible with the dataset's earlier versions: ${err.messages.join('; ')}`, {
+function incompatible(err: IncompatibleSchemaError, earlier = "the dataset's earlier versions"): GovxError {
+  return new ConflictError('schema.incompatible', `the schema is not ${err.level}-compatible with ${earlier}: ${err.messages.join('; ')}`, {
     level: err.level,
     reasons: err.incompatibilities,
   });
@@ -181,8 +181,8 @@ export async function registerDatasetSchema(
   requestId: string,
 ): Promise<SchemaRegistrationResult> {
   const schemaText = schemaTextOf(body.schema);
-  const newSchema = parseAvroSchema(schemaText).schema;
   const previous = await getSubjectVersion(pool, dataset.schemaSubject, 'latest');
+  // planDataset reports a schema that does not parse as an InputError, so it runs before anything else parses it.
   const planned = planDataset(
     {
       id: dataset.id, title: dataset.title, owner: dataset.owner, category: dataset.category, abstract: dataset.abstract,
@@ -195,11 +195,18 @@ export async function registerDatasetSchema(
     },
     schemaText,
   );
+  const newSchema = parseAvroSchema(schemaText).schema;
   let registration;
   try {
     registration = await registerSchema(pool, dataset.schemaSubject, schemaText);
   } catch (err) {
-    if (err instanceof IncompatibleSchemaError) throw incompatible(err);
+    if (err instanceof IncompatibleSchemaError) {
+      await appendAudit(pool, {
+        actor, action: 'registry.schema.register', target: `dataset:${dataset.id}`, outcome: 'failure', requestId,
+        details: { subject: dataset.schemaSubject, reason: 'incompatible', level: err.level, messages: err.messages.slice(0, 20) },
+      });
+      throw incompatible(err);
+    }
     throw err;
   }
   const change = previous ? describeSchemaChange(parseAvroSchema(previous.schema).schema, newSchema) : { added: [], removed: [], retyped: [] };
@@ -223,6 +230,58 @@ export async function registerDatasetSchema(
     return current;
   });
   return { subject: dataset.schemaSubject, ...registration, changes: { ...change, sensitiveAdded }, dataset: updated };
+}
+
+/** The dataset whose schema subject is `subject`, if any: its stewards may write that subject. */
+export async function datasetOfSubject(db: Pool, subject: string): Promise<Dataset | null> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM datasets WHERE schema_subject = $1', [subject]);
+  return rows[0] ? getDataset(db, rows[0].id) : null;
+}
+
+export interface SubjectRegistration extends Registration {
+  /** Set when the subject is a dataset's: its catalog entry followed the new schema. */
+  dataset?: string;
+}
+
+/**
+ * Registers a schema under any subject. A dataset's subject goes through registerDatasetSchema, so the
+ * registry API and `POST /v1/datasets/{id}/schemas` enforce and record exactly the same thing.
+ */
+export async function registerSubjectSchema(
+  pool: Pool,
+  subject: string,
+  schemaText: string,
+  actor: Actor,
+  requestId: string,
+): Promise<SubjectRegistration> {
+  const dataset = await datasetOfSubject(pool, subject);
+  if (dataset) {
+    const result = await registerDatasetSchema(pool, dataset, { schema: schemaText }, actor, requestId);
+    return { id: result.id, version: result.version, created: result.created, dataset: dataset.id };
+  }
+  try {
+    parseAvroSchema(schemaText);
+  } catch (err) {
+    throw new InputError('schema.invalid', `the schema is not a valid Avro schema: ${(err as Error).message}`);
+  }
+  let registration: Registration;
+  try {
+    registration = await registerSchema(pool, subject, schemaText);
+  } catch (err) {
+    if (err instanceof IncompatibleSchemaError) {
+      await appendAudit(pool, {
+        actor, action: 'registry.schema.register', target: `subject:${subject}`, outcome: 'failure', requestId,
+        details: { subject, reason: 'incompatible', level: err.level, messages: err.messages.slice(0, 20) },
+      });
+      throw incompatible(err, `the earlier versions of subject "${subject}"`);
+    }
+    throw err;
+  }
+  await appendAudit(pool, {
+    actor, action: 'registry.schema.register', target: `subject:${subject}`, outcome: 'success', requestId,
+    details: { subject, id: registration.id, version: registration.version, created: registration.created },
+  });
+  return registration;
 }
 
 export { datasetHistory };

@@ -15,6 +15,7 @@ import { publishRouter } from './publish/route';
 import { subscriptionRouter } from './subscriptionRoutes';
 import type { Kafka } from 'kafkajs';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
+import { registryRouter } from './registryRoutes';
 
 export interface AppDeps {
   config: GovxConfig;
@@ -61,6 +62,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(requestId);
   app.use(observe(deps.metrics));
   app.use(healthRouter({ ...deps, isAccepting: deps.isAccepting ?? (() => true) }));
+  // The registry authenticates itself, so its failures come out in Confluent's error shape.
+  app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
   app.use('/v1', authenticate(keys));
   app.use(
     publishRouter({

@@ -75,6 +75,15 @@ export async function listVersions(db: Db, subject: string, includeDeleted = fal
   return rows.map((r) => r.version);
 }
 
+/** Every version of a subject with its soft-deleted flag, oldest first; empty when the subject never existed. */
+export async function versionStates(db: Db, subject: string): Promise<Array<{ version: number; deleted: boolean }>> {
+  const { rows } = await db.query<{ version: number; deleted: boolean }>(
+    'SELECT version, deleted FROM registry_subject_versions WHERE subject = $1 ORDER BY version',
+    [subject],
+  );
+  return rows;
+}
+
 const VERSION_COLUMNS = `v.subject, v.version, v.schema_id AS id, s.schema, 'AVRO' AS "schemaType"`;
 
 /** `version` is a number or 'latest'; soft-deleted versions are found only with includeDeleted. */
