@@ -1,3 +1,4 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { compileNaturalType } from '../../schemas/codec';
 import { generateSample } from '../../schemas/samples';
 import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack } from '../support/stack';
@@ -130,6 +131,15 @@ describe('civil affairs asks psb for residents for an elderly subsidy', () => {
     }
     // keys are pseudonymized, stably: five distinct residents, five distinct keys
     expect(new Set(got.map((m) => String(m.key))).size).toBe(5);
+  });
+
+  it('is read by an ordinary Confluent client with govx as its schema registry, as the README shows', async () => {
+    const sub = (await api(`/v1/subscriptions/${subId}`, { key: keys.civil })).body;
+    const registry = new SchemaRegistry({ host: `${stack.url}/registry`, auth: { username: 'civil-affairs', password: keys.civil } });
+    const [message] = await readTopicUntil(stack.kafka, sub.topic, (m) => m.length >= 1);
+    const decoded = (await registry.decode(message!.value!)) as Record<string, unknown>;
+    expect(Object.keys(decoded).sort()).toEqual(['birth_date', 'household_district', 'name']);
+    expect(published.map((r) => r.household_district)).toContain(decoded.household_district);
   });
 
   it('registers a derived schema that really lacks the fields that were not granted', async () => {
