@@ -123,7 +123,7 @@ interface RecordSchemaJson {
   name: string;
   namespace?: string;
   doc?: string;
-  fields: Array<{ name: string; type: unknown; doc?: string; default?: unknown }>;
+  fields: Array<{ name: string; type: unknown; doc?: string; default?: unknown; [attribute: string]: unknown }>;
 }
 
 function isNullable(type: unknown): boolean {
@@ -149,6 +149,8 @@ export function deriveShareSchema(datasetSchema: unknown, granted: readonly Gran
       const entry: RecordSchemaJson['fields'][number] = { name: field.name, type: field.type };
       if (original.doc !== undefined) entry.doc = original.doc;
       if (original.default !== undefined) entry.default = original.default;
+      // govx's own annotations (e.g. "govx.check": "geojson-geometry") tell sinks what a value is
+      for (const [k, v] of Object.entries(original)) if (k.startsWith('govx.')) (entry as Record<string, unknown>)[k] = v;
       fields.push(entry);
     } else {
       const nullable = isNullable(original.type);
@@ -170,5 +172,11 @@ export function deriveShareSchema(datasetSchema: unknown, granted: readonly Gran
     } as avro.Schema,
     { wrapUnions: 'auto' },
   );
-  return record.schema({ exportAttrs: true }) as object;
+  const exported = record.schema({ exportAttrs: true }) as RecordSchemaJson;
+  // avsc does not carry arbitrary field attributes through; put ours back on the exported fields
+  for (const f of exported.fields) {
+    const mine = fields.find((g) => g.name === f.name)!;
+    for (const [k, v] of Object.entries(mine)) if (k.startsWith('govx.')) f[k] = v;
+  }
+  return exported;
 }

@@ -70,4 +70,12 @@ describe('the derived schema', () => {
     // it is a valid Avro schema that a reader can compile on its own
     expect(() => avro.Type.forSchema(derived as avro.Schema)).not.toThrow();
   });
+
+  it('keeps govx annotations of clear fields so sinks know what a value is', () => {
+    const buildings = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../schemas/geospatial.buildings.avsc'), 'utf8'));
+    const derived = deriveShareSchema(buildings, [{ name: 'feature_id', delivery: 'clear' }, { name: 'geometry', delivery: 'clear' }], 'sub-y') as {
+      fields: Array<Record<string, unknown>>;
+    };
+    expect(derived.fields[1]).toMatchObject({ name: 'geometry', type: 'string', 'govx.check': 'geojson-geometry' });
+  });
 });
