@@ -56,8 +56,26 @@ check_postgres() {
   fi
 }
 
+# The PostgreSQL sink writes GeoJSON into PostGIS geometry columns; on a local Debian PostgreSQL the
+# extension comes from Debian's postgresql-N-postgis-3 package.
+ensure_postgis() {
+  local major
+  major="$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)"
+  [ -n "$major" ] || return 0
+  [ -f "/usr/share/postgresql/$major/extension/postgis.control" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing PostGIS for PostgreSQL $major (postgresql-$major-postgis-3)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$major-postgis-3") >"$cache/apt-postgis.log" 2>&1 \
+      || say "warning: installing PostGIS failed (see $cache/apt-postgis.log); geospatial sinks will not work"
+  else
+    say "warning: PostGIS is not installed (apt-get install postgresql-$major-postgis-3); geospatial sinks will not work"
+  fi
+}
+
 up() {
   check_postgres || say "warning: start PostgreSQL (govx needs it) or set DATABASE_URL"
+  mkdir -p "$cache"
+  ensure_postgis
   if pid="$(running_pid)"; then
     if kafka_answers 30; then say "Kafka $kafka_version already up on $first (pid $pid)"; return; fi
   fi
