@@ -41,6 +41,20 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly deadLetters = new client.Counter({
+    name: 'govx_dlq_records_total',
+    help: 'Rejected records written to the dataset owner\'s dead-letter topic, by dataset and publishing department',
+    labelNames: ['dataset', 'department'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deadLetterFailures = new client.Counter({
+    name: 'govx_dlq_failures_total',
+    help: 'Rejected records that could not be written to the dead-letter topic (Kafka unavailable)',
+    labelNames: ['dataset', 'department'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'govx_process_' });
   }

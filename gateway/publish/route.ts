@@ -32,12 +32,13 @@ export function publishRouter(deps: PublishRouteDeps): Router {
       const datasetId = String(req.params.id);
       // Authorization comes before decoding so a department learns nothing from body errors on a dataset it may not publish to.
       await authorizePublisher(deps, principal, datasetId);
-      const { records, lineErrors } = decodeRecords(req.body, mediaType(req), deps.maxRecordsPerRequest);
+      const { records, lineErrors, rawLines } = decodeRecords(req.body, mediaType(req), deps.maxRecordsPerRequest);
       const outcome = await publishRecords(deps, {
         principal,
         datasetId,
         records,
         preRejected: lineErrors,
+        rawLines,
         atomic: req.query.atomic === 'true',
         requestId: String(res.locals.requestId),
       });

@@ -105,6 +105,58 @@ describe('publishing population.residents', () => {
   });
 });
 
+describe('the dead-letter topic', () => {
+  const DLQ = `govx.dlq.${DATASET}`;
+
+  it('holds each rejected record as sent, with the reason, rule, publisher, request id and index in headers', async () => {
+    const [good, bad] = generateSample(DATASET, 2, 4242);
+    const badRecord: Record<string, unknown> = { ...bad!, gender: 'ROBOT' };
+    const res = await httpJson(`${stack.url}/v1/datasets/${DATASET}/records`, {
+      method: 'POST',
+      key: psbPublisher,
+      rawBody: `${JSON.stringify(good)}\n${JSON.stringify(badRecord)}\n{"broken": \n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(1);
+    const requestId = res.headers.get('x-request-id')!;
+    const ours = (got: ReadMessage[]) => got.filter((m) => m.headers['govx-request-id'] === requestId);
+    const letters = ours(await readTopicUntil(stack.kafka, DLQ, (got) => ours(got).length >= 2));
+    expect(letters).toHaveLength(2);
+    const byIndex = new Map(letters.map((m) => [m.headers['govx-record-index'], m]));
+
+    const invalid = byIndex.get('1')!;
+    expect(JSON.parse(String(invalid.value))).toEqual(badRecord);
+    expect(String(invalid.key)).toBe(badRecord.id_number);
+    expect(invalid.headers).toMatchObject({
+      'govx-dataset': DATASET,
+      'govx-publisher': 'psb',
+      'govx-request-id': requestId,
+      'govx-error-rule': 'type',
+    });
+    expect(invalid.headers['govx-error-reason']).toContain('gender');
+
+    const notJson = byIndex.get('2')!;
+    expect(String(notJson.value)).toBe('{"broken": ');
+    expect(notJson.key).toBeNull();
+    expect(notJson.headers['govx-error-rule']).toBe('json');
+  });
+
+  it('does not receive the records of an atomic request that was refused as a whole', async () => {
+    const [good, bad] = generateSample(DATASET, 2, 5151);
+    const badRecord: Record<string, unknown> = { ...bad!, household_district: '990101' };
+    const refused = await publish({ records: [good, badRecord] }, psbPublisher, '?atomic=true');
+    expect(refused.status).toBe(422);
+    const refusedId = refused.headers.get('x-request-id');
+    // The same key lands on the same partition, so the second request's dead letter comes after any of the first's.
+    const later = await publish({ records: [badRecord] });
+    expect(later.status).toBe(200);
+    const laterId = later.headers.get('x-request-id');
+    const got = await readTopicUntil(stack.kafka, DLQ, (all) => all.some((m) => m.headers['govx-request-id'] === laterId));
+    expect(got.filter((m) => m.headers['govx-request-id'] === refusedId)).toEqual([]);
+  });
+});
+
 describe('who may publish', () => {
   it('answers 401 without a key and with a wrong key, in the shared error shape', async () => {
     const none = await publish({ records: [] }, '');
