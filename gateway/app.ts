@@ -11,6 +11,7 @@ import { KeyAuthenticator, authenticate } from './middleware/auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { requestId } from './middleware/requestId';
 import { DatasetRuntimes } from './publish/datasetRuntime';
+import { IdempotencyStore } from './publish/idempotency';
 import { publishRouter } from './publish/route';
 
 export interface AppDeps {
@@ -63,6 +64,12 @@ export function createApp(deps: AppDeps): GatewayApp {
       runtimes,
       maxBodyBytes: deps.config.maxBodyBytes,
       maxRecordsPerRequest: deps.config.maxRecordsPerRequest,
+      maxJsonDepth: deps.config.maxJsonDepth,
+      maxStringLength: deps.config.maxStringLength,
+      idempotency: new IdempotencyStore(deps.pool, {
+        ttlSeconds: deps.config.idempotencyTtlSeconds,
+        leaseMs: 2 * deps.config.kafkaRequestTimeoutMs + 30_000,
+      }),
     }),
   );
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));

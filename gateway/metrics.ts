@@ -55,6 +55,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly idempotentReplays = new client.Counter({
+    name: 'govx_publish_idempotent_replays_total',
+    help: 'Publish requests answered from an earlier request with the same Idempotency-Key',
+    labelNames: ['dataset', 'department'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'govx_process_' });
   }

@@ -15,6 +15,8 @@ export interface PublishDeps {
   exchange: KafkaExchange;
   metrics: GatewayMetrics;
   log: Logger;
+  /** Longest string value a record may hold (default 65536 characters). */
+  maxStringLength?: number;
 }
 
 export interface PublishRequest {
@@ -51,7 +53,7 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   const { principal } = req;
   const runtime = authorizePublish(principal, await deps.runtimes.get(req.datasetId), req.datasetId);
   const preRejected = req.preRejected ?? [];
-  const { valid, rejected } = validateRecords(runtime, req.records, new Set(preRejected.map((e) => e.index)));
+  const { valid, rejected } = validateRecords(runtime, req.records, new Set(preRejected.map((e) => e.index)), deps.maxStringLength);
   const allRejected = [...preRejected, ...rejected].sort((a, b) => a.index - b.index);
   const labels = { dataset: runtime.dataset.id, department: principal.department };
   const topic = datasetTopic(runtime.dataset.id);

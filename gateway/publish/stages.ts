@@ -3,7 +3,10 @@ import type { Principal } from '../../catalog/keys';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../../lib/errors';
 import { type FieldError, validateNatural } from '../../schemas/codec';
 import { runDomainChecks } from '../../schemas/validators';
+import { overlongStrings } from './body';
 import type { DatasetRuntime } from './datasetRuntime';
+
+export const DEFAULT_MAX_STRING_LENGTH = 65536;
 
 /**
  * The publish path as named stages. Each takes what the previous one produced and returns a typed result;
@@ -89,13 +92,21 @@ export function fromWireFormat(buf: Buffer): { schemaId: number; body: Buffer } 
 }
 
 /** validate: schema (types, required and unknown fields) then domain checks; encode what passes. */
-export function validateRecords(runtime: DatasetRuntime, records: unknown[], skip: ReadonlySet<number>): { valid: ValidRecord[]; rejected: RejectedRecord[] } {
+export function validateRecords(
+  runtime: DatasetRuntime,
+  records: unknown[],
+  skip: ReadonlySet<number>,
+  maxStringLength = DEFAULT_MAX_STRING_LENGTH,
+): { valid: ValidRecord[]; rejected: RejectedRecord[] } {
   const valid: ValidRecord[] = [];
   const rejected: RejectedRecord[] = [];
   const keyField = runtime.dataset.keyField;
   records.forEach((record, index) => {
     if (skip.has(index)) return;
     const errors: FieldError[] = validateNatural(runtime.type, record);
+    for (const path of overlongStrings(record, maxStringLength)) {
+      errors.push({ path, message: `is longer than the limit of ${maxStringLength} characters`, rule: 'max-length' });
+    }
     if (record !== null && typeof record === 'object' && !Array.isArray(record)) {
       // Domain checks add what the schema cannot say, on fields whose type was right.
       const typed = new Set(errors.map((e) => e.path));

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateSample } from '../../../schemas/samples';
 import { compileNaturalType } from '../../../schemas/codec';
+import { requestFingerprint } from '../../../gateway/publish/idempotency';
+import crypto from 'node:crypto';
 import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack } from '../../support/stack';
 
 const DATASET = 'population.residents';
@@ -154,6 +156,79 @@ describe('the dead-letter topic', () => {
     const laterId = later.headers.get('x-request-id');
     const got = await readTopicUntil(stack.kafka, DLQ, (all) => all.some((m) => m.headers['govx-request-id'] === laterId));
     expect(got.filter((m) => m.headers['govx-request-id'] === refusedId)).toEqual([]);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  const withKey = (body: unknown, key: string) =>
+    httpJson(`${stack.url}/v1/datasets/${DATASET}/records`, { method: 'POST', key: psbPublisher, body, headers: { 'idempotency-key': key } });
+
+  it('answers a retried request with its first answer and publishes its records once', async () => {
+    const [record, bad] = generateSample(DATASET, 2, 8080);
+    const body = { records: [record, { ...bad!, gender: 'ROBOT' }] };
+    const key = crypto.randomUUID();
+    const first = await withKey(body, key);
+    expect(first.status).toBe(200);
+    expect(first.body.accepted).toBe(1);
+    const retry = await withKey(body, key);
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual(first.body);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+
+    // A marker with the same key lands on the same partition after anything the retry could have written.
+    const marker = await publish({ records: [record] });
+    const markerId = marker.headers.get('x-request-id');
+    const got = await readTopicUntil(stack.kafka, TOPIC, (all) => all.some((m) => m.headers['govx-trace-id'] === markerId));
+    const attempts = [first.headers.get('x-request-id'), retry.headers.get('x-request-id')];
+    const copies = got.filter((m) => String(m.key) === record!.id_number && attempts.includes(m.headers['govx-trace-id']!));
+    expect(copies.map((m) => m.headers['govx-trace-id'])).toEqual([attempts[0]]);
+  });
+
+  it('refuses the same key with a different body (422) and keeps the first answer', async () => {
+    const [a, b] = generateSample(DATASET, 2, 9090);
+    const key = crypto.randomUUID();
+    const first = await withKey({ records: [a] }, key);
+    expect(first.status).toBe(200);
+    const other = await withKey({ records: [b] }, key);
+    expect(other.status).toBe(422);
+    expect(other.body.error.code).toBe('publish.idempotency_key_reused');
+    expect((await withKey({ records: [a] }, key)).body).toEqual(first.body);
+  });
+
+  it('answers 409 while a request with the same key is still in flight', async () => {
+    const body = { records: generateSample(DATASET, 1, 7070) };
+    const key = crypto.randomUUID();
+    const fingerprint = requestFingerprint('application/json', false, Buffer.from(JSON.stringify(body)));
+    await stack.pool.query(
+      `INSERT INTO publish_idempotency (department, dataset, idempotency_key, fingerprint, state, locked_until, expires_at)
+       VALUES ('psb', $1, $2, $3, 'in_flight', now() + interval '1 minute', now() + interval '1 day')`,
+      [DATASET, key, fingerprint],
+    );
+    const res = await withKey(body, key);
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('publish.idempotency_in_flight');
+  });
+
+  it('forgets a key after it expired, so it may name a new request', async () => {
+    const key = crypto.randomUUID();
+    expect((await withKey({ records: generateSample(DATASET, 1, 5050) }, key)).status).toBe(200);
+    await stack.pool.query(`UPDATE publish_idempotency SET expires_at = now() - interval '1 second' WHERE idempotency_key = $1`, [key]);
+    const reused = await withKey({ records: generateSample(DATASET, 1, 5051) }, key);
+    expect(reused.status).toBe(200);
+    expect(reused.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('keeps keys apart per department and dataset, and rejects a malformed key', async () => {
+    const key = crypto.randomUUID();
+    expect((await withKey({ records: generateSample(DATASET, 1, 6060) }, key)).status).toBe(200);
+    const amr = await httpJson(`${stack.url}/v1/datasets/legal-entity.registry/records`, {
+      method: 'POST', key: await stack.key('amr', 'publisher'), body: { records: generateSample('legal-entity.registry', 1, 6061) }, headers: { 'idempotency-key': key },
+    });
+    expect(amr.status).toBe(200);
+    expect(amr.headers.get('idempotent-replayed')).toBeNull();
+    const bad = await withKey({ records: generateSample(DATASET, 1) }, 'x'.repeat(256));
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('request.invalid_idempotency_key');
   });
 });
 
