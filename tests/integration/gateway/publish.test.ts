@@ -268,6 +268,47 @@ describe('who may publish', () => {
   });
 });
 
+describe('limits on what a request may hold', () => {
+  const url = () => `${stack.url}/v1/datasets/${DATASET}/records`;
+
+  it('answers 400 request.too_deep to deeply nested JSON and NDJSON, and stays healthy', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const json = await httpJson(url(), { method: 'POST', key: psbPublisher, rawBody: `{"records":[${deep}]}`, headers: { 'content-type': 'application/json' } });
+    expect(json.status).toBe(400);
+    expect(json.body.error.code).toBe('request.too_deep');
+    const [r] = generateSample(DATASET, 1);
+    const ndjson = await httpJson(url(), {
+      method: 'POST', key: psbPublisher, rawBody: `${JSON.stringify(r)}\n{"name":${'{"a":'.repeat(40)}1${'}'.repeat(40)}}\n`, headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(ndjson.status).toBe(400);
+    expect(ndjson.body.error).toMatchObject({ code: 'request.too_deep', message: expect.stringContaining('line 2') });
+    expect((await httpJson(`${stack.url}/healthz`)).status).toBe(200);
+  });
+
+  it('rejects a record with an overlong string value by field, and accepts the others', async () => {
+    const [good, long] = generateSample(DATASET, 2);
+    const res = await publish({ records: [good, { ...long!, address: 'x'.repeat(70_000) }] });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(1);
+    expect(res.body.rejected).toEqual([{ index: 1, errors: [{ path: 'address', message: expect.stringContaining('65536'), rule: 'max-length' }] }]);
+  });
+
+  it('answers 413 to more records than a request may hold', async () => {
+    const res = await publish({ records: Array.from({ length: stack.config.maxRecordsPerRequest + 1 }, () => ({})) });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('publish.too_many_records');
+  });
+
+  it('answers 400 to unknown top-level members and to a bad atomic flag', async () => {
+    const extra = await publish({ records: generateSample(DATASET, 1), dataset: 'x' });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.code).toBe('publish.invalid_body');
+    const flag = await publish({ records: generateSample(DATASET, 1) }, psbPublisher, '?atomic=yes');
+    expect(flag.status).toBe(400);
+    expect(flag.body.error.code).toBe('request.invalid');
+  });
+});
+
 describe('operations endpoints', () => {
   it('reports ready when Kafka and PostgreSQL answer, and exposes publish counters', async () => {
     const ready = await httpJson(`${stack.url}/readyz`);
