@@ -37,7 +37,13 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   }
   const exchange = new KafkaExchange(
     createKafka(config, log, 'gateway'),
-    { partitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor, timeoutMs: config.kafkaRequestTimeoutMs },
+    {
+      partitions: config.topicPartitions,
+      replicationFactor: config.topicReplicationFactor,
+      timeoutMs: config.kafkaRequestTimeoutMs,
+      lingerMs: config.produceLingerMs,
+      maxBatchBytes: config.produceBatchBytes,
+    },
     log.child({ component: 'exchange' }),
   );
   let accepting = true;

@@ -36,7 +36,8 @@ export interface PublishOutcome {
   accepted: number;
   rejected: RejectedRecord[];
   topic: string;
-  offsets: Array<{ partition: number; baseOffset: string }>;
+  /** Where the accepted records landed: `count` records from `baseOffset` on each partition. */
+  offsets: Array<{ partition: number; baseOffset: string; count: number }>;
 }
 
 /** authorize alone: lets a caller refuse a request before reading its body. */
@@ -93,7 +94,7 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
     deps.metrics.publishBatches.inc({ ...labels, outcome: 'unavailable' });
     throw produced.reason;
   }
-  const offsets: PublishOutcome['offsets'] = produced.value.map((m) => ({ partition: m.partition, baseOffset: String(m.baseOffset) }));
+  const offsets: PublishOutcome['offsets'] = produced.value;
   if (deadLettered.status === 'fulfilled') {
     if (dead.length) deps.metrics.deadLetters.inc(labels, dead.length);
   } else {
