@@ -9,6 +9,7 @@ import { healthRouter } from './health';
 import type { GatewayMetrics } from './metrics';
 import { KeyAuthenticator, authenticate } from './middleware/auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
+import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
 import { DatasetRuntimes } from './publish/datasetRuntime';
 import { IdempotencyStore } from './publish/idempotency';
@@ -70,6 +71,10 @@ export function createApp(deps: AppDeps): GatewayApp {
         ttlSeconds: deps.config.idempotencyTtlSeconds,
         leaseMs: 2 * deps.config.kafkaRequestTimeoutMs + 30_000,
       }),
+      rateLimiter: new DepartmentRateLimiter(
+        { requestsPerSec: deps.config.rateLimitRequestsPerSec, recordsPerSec: deps.config.rateLimitRecordsPerSec },
+        (department, limit) => deps.metrics.rateLimited.inc({ department, limit }),
+      ),
     }),
   );
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));

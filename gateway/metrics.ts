@@ -62,6 +62,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly rateLimited = new client.Counter({
+    name: 'govx_rate_limited_total',
+    help: 'Publish requests refused with 429, by department and the limit they hit (requests, records)',
+    labelNames: ['department', 'limit'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'govx_process_' });
   }

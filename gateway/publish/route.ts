@@ -2,6 +2,7 @@ import express, { type Request, type Response, Router } from 'express';
 import { GovxError, InputError } from '../../lib/errors';
 import { principalOf } from '../middleware/auth';
 import { errorBody } from '../middleware/errors';
+import type { DepartmentRateLimiter } from '../middleware/rateLimit';
 import { parseJsonBody, assertJsonDepth } from './body';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
 import { authorizePublisher, type PublishDeps, publishRecords } from './pipeline';
@@ -12,6 +13,7 @@ export interface PublishRouteDeps extends PublishDeps {
   maxRecordsPerRequest: number;
   maxJsonDepth: number;
   idempotency: IdempotencyStore;
+  rateLimiter: DepartmentRateLimiter;
 }
 
 const NDJSON = 'application/x-ndjson';
@@ -42,6 +44,8 @@ export function publishRouter(deps: PublishRouteDeps): Router {
   router.post(
     '/v1/datasets/:id/records',
     (req, res, next) => {
+      // Over its request rate, a department is refused before its body is read.
+      deps.rateLimiter.take(principalOf(res).department, 'requests');
       const type = mediaType(req);
       if (type === NDJSON || type === JSON_TYPE || type === '') rawBody(req, res, next);
       else next(new GovxError(415, 'request.unsupported_media_type', `send application/json or application/x-ndjson, not ${type}`));
@@ -75,6 +79,7 @@ export function publishRouter(deps: PublishRouteDeps): Router {
           if (body.length === 0) throw new InputError('publish.invalid_body', 'the body must be a JSON object with a "records" array');
           decoded = decodeRecords(parseJsonBody(body, deps.maxJsonDepth), JSON_TYPE, deps.maxRecordsPerRequest);
         }
+        deps.rateLimiter.take(principal.department, 'records', decoded.records.length);
         const outcome = await publishRecords(deps, {
           principal,
           datasetId,
