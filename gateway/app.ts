@@ -9,8 +9,10 @@ import { healthRouter } from './health';
 import type { GatewayMetrics } from './metrics';
 import { KeyAuthenticator, authenticate } from './middleware/auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
+import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
 import { DatasetRuntimes } from './publish/datasetRuntime';
+import { IdempotencyStore } from './publish/idempotency';
 import { publishRouter } from './publish/route';
 import { subscriptionRouter } from './subscriptionRoutes';
 import type { Kafka } from 'kafkajs';
@@ -71,6 +73,16 @@ export function createApp(deps: AppDeps): GatewayApp {
       runtimes,
       maxBodyBytes: deps.config.maxBodyBytes,
       maxRecordsPerRequest: deps.config.maxRecordsPerRequest,
+      maxJsonDepth: deps.config.maxJsonDepth,
+      maxStringLength: deps.config.maxStringLength,
+      idempotency: new IdempotencyStore(deps.pool, {
+        ttlSeconds: deps.config.idempotencyTtlSeconds,
+        leaseMs: 2 * deps.config.kafkaRequestTimeoutMs + 30_000,
+      }),
+      rateLimiter: new DepartmentRateLimiter(
+        { requestsPerSec: deps.config.rateLimitRequestsPerSec, recordsPerSec: deps.config.rateLimitRecordsPerSec },
+        (department, limit) => deps.metrics.rateLimited.inc({ department, limit }),
+      ),
     }),
   );
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));

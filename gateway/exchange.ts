@@ -7,6 +7,57 @@ export interface ExchangeOptions {
   replicationFactor: number;
   /** A publish waits this long for Kafka before it is answered 503. */
   timeoutMs: number;
+  /** Concurrent produces to one topic are collected this long into one produce request (default 2 ms). */
+  lingerMs?: number;
+  /** Largest produce request; a batch that reaches it is sent at once (default 900 KiB, below message.max.bytes). */
+  maxBatchBytes?: number;
+}
+
+/** Where a caller's messages landed: on `partition`, offsets baseOffset … baseOffset + count - 1. */
+export interface ProducedRange {
+  partition: number;
+  baseOffset: string;
+  count: number;
+}
+
+interface Waiting {
+  messages: Message[];
+  bytes: number;
+  resolve: (ranges: ProducedRange[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Messages of concurrent callers waiting for one topic's next produce request. */
+interface TopicQueue {
+  waiting: Waiting[];
+  bytes: number;
+  timer: NodeJS.Timeout | null;
+  sending: boolean;
+}
+
+function messageBytes(m: Message): number {
+  let n = 64 + (m.value ? (m.value as Buffer).length : 0) + (m.key ? m.key.length : 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (v ? String(v).length : 0);
+  return n;
+}
+
+/** Splits one caller's messages into pieces no larger than a produce request may be. */
+function chunkByBytes(messages: Message[], maxBytes: number): Array<{ messages: Message[]; bytes: number }> {
+  const chunks: Array<{ messages: Message[]; bytes: number }> = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = messageBytes(m);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push({ messages: current, bytes });
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length) chunks.push({ messages: current, bytes });
+  return chunks;
 }
 
 /**
@@ -16,7 +67,11 @@ export interface ExchangeOptions {
 export class KafkaExchange {
   private readonly admin: Admin;
   private readonly producer: Producer;
-  private readonly knownTopics = new Set<string>();
+  private readonly partitionCounts = new Map<string, number>();
+  private readonly queues = new Map<string, TopicQueue>();
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  /** Produce requests sent and messages in them, to observe coalescing. */
+  readonly stats = { produceRequests: 0, messages: 0 };
   private readonly pendingTopics = new Map<string, Promise<void>>();
   private connected: Promise<void> | null = null;
 
@@ -68,7 +123,7 @@ export class KafkaExchange {
   }
 
   async ensureTopic(topic: string): Promise<void> {
-    if (this.knownTopics.has(topic)) return;
+    if (this.partitionCounts.has(topic)) return;
     let pending = this.pendingTopics.get(topic);
     if (!pending) {
       pending = this.bounded(`create topic ${topic}`, async () => {
@@ -78,21 +133,97 @@ export class KafkaExchange {
           topics: [{ topic, numPartitions: this.opts.partitions, replicationFactor: this.opts.replicationFactor }],
         });
         if (created) this.log.info({ topic }, 'created topic');
-        this.knownTopics.add(topic);
+        const metadata = await this.admin.fetchTopicMetadata({ topics: [topic] });
+        this.partitionCounts.set(topic, metadata.topics[0]?.partitions.length || this.opts.partitions);
       }).finally(() => this.pendingTopics.delete(topic));
       this.pendingTopics.set(topic, pending);
     }
     await pending;
   }
 
-  /** Produces with acks=all; resolves only once every message is acknowledged by the in-sync replicas. */
-  async produce(topic: string, messages: Message[]): Promise<RecordMetadata[]> {
+  /**
+   * Produces with acks=all; resolves only once every message is acknowledged by the in-sync replicas, with
+   * the offsets of this caller's messages. Concurrent callers on one topic share produce requests.
+   */
+  async produce(topic: string, messages: Message[]): Promise<ProducedRange[]> {
     if (messages.length === 0) return [];
     await this.ensureTopic(topic);
+    const partitions = this.partitionCounts.get(topic)!;
+    const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    // The partition is chosen here (as the producer would: murmur2 of the key) so each caller knows its offsets in a shared batch.
+    const placed = messages.map((m) => ({ ...m, partition: m.partition ?? this.partitioner({ topic, partitionMetadata, message: m }) }));
+    const maxBytes = this.opts.maxBatchBytes ?? 900 * 1024;
     return this.bounded(`produce to ${topic}`, async () => {
-      await this.connect();
-      return this.producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
+      const pieces = await Promise.all(chunkByBytes(placed, maxBytes).map((c) => this.enqueue(topic, c.messages, c.bytes)));
+      return pieces.flat();
     });
+  }
+
+  private enqueue(topic: string, messages: Message[], bytes: number): Promise<ProducedRange[]> {
+    let queue = this.queues.get(topic);
+    if (!queue) {
+      queue = { waiting: [], bytes: 0, timer: null, sending: false };
+      this.queues.set(topic, queue);
+    }
+    const q = queue;
+    return new Promise<ProducedRange[]>((resolve, reject) => {
+      q.waiting.push({ messages, bytes, resolve, reject });
+      q.bytes += bytes;
+      if (q.sending) return;
+      if (q.bytes >= (this.opts.maxBatchBytes ?? 900 * 1024) || (this.opts.lingerMs ?? 2) === 0) this.flush(topic, q);
+      else q.timer ??= setTimeout(() => this.flush(topic, q), this.opts.lingerMs ?? 2);
+    });
+  }
+
+  /** One produce request at a time per topic; whatever arrives meanwhile rides in the next one. */
+  private flush(topic: string, q: TopicQueue): void {
+    if (q.timer) clearTimeout(q.timer);
+    q.timer = null;
+    if (q.sending || q.waiting.length === 0) return;
+    const maxBytes = this.opts.maxBatchBytes ?? 900 * 1024;
+    const batch: Waiting[] = [];
+    let bytes = 0;
+    while (q.waiting.length && (batch.length === 0 || bytes + q.waiting[0]!.bytes <= maxBytes)) {
+      const w = q.waiting.shift()!;
+      batch.push(w);
+      bytes += w.bytes;
+    }
+    q.bytes -= bytes;
+    q.sending = true;
+    this.send(topic, batch).finally(() => {
+      q.sending = false;
+      if (q.waiting.length) this.flush(topic, q);
+      else this.queues.delete(topic);
+    });
+  }
+
+  private async send(topic: string, batch: Waiting[]): Promise<void> {
+    try {
+      await this.connect();
+      this.stats.produceRequests++;
+      for (const w of batch) this.stats.messages += w.messages.length;
+      const metadata: RecordMetadata[] = await this.producer.send({
+        topic,
+        messages: batch.flatMap((w) => w.messages),
+        acks: -1,
+        compression: CompressionTypes.None,
+      });
+      // Within a partition the broker assigns offsets in the order the messages were sent.
+      const next = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]));
+      for (const w of batch) {
+        const counts = new Map<number, number>();
+        for (const m of w.messages) counts.set(m.partition!, (counts.get(m.partition!) ?? 0) + 1);
+        const ranges: ProducedRange[] = [];
+        for (const [partition, count] of [...counts].sort((a, b) => a[0] - b[0])) {
+          const base = next.get(partition) ?? 0n;
+          ranges.push({ partition, baseOffset: String(base), count });
+          next.set(partition, base + BigInt(count));
+        }
+        w.resolve(ranges);
+      }
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    }
   }
 
   /** Readiness: the broker answers a metadata request. */
@@ -104,6 +235,7 @@ export class KafkaExchange {
   }
 
   async close(): Promise<void> {
+    for (const [topic, q] of this.queues) this.flush(topic, q);
     await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
   }
 }

@@ -41,6 +41,34 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly deadLetters = new client.Counter({
+    name: 'govx_dlq_records_total',
+    help: 'Rejected records written to the dataset owner\'s dead-letter topic, by dataset and publishing department',
+    labelNames: ['dataset', 'department'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deadLetterFailures = new client.Counter({
+    name: 'govx_dlq_failures_total',
+    help: 'Rejected records that could not be written to the dead-letter topic (Kafka unavailable)',
+    labelNames: ['dataset', 'department'] as const,
+    registers: [this.registry],
+  });
+
+  readonly idempotentReplays = new client.Counter({
+    name: 'govx_publish_idempotent_replays_total',
+    help: 'Publish requests answered from an earlier request with the same Idempotency-Key',
+    labelNames: ['dataset', 'department'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimited = new client.Counter({
+    name: 'govx_rate_limited_total',
+    help: 'Publish requests refused with 429, by department and the limit they hit (requests, records)',
+    labelNames: ['department', 'limit'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'govx_process_' });
   }

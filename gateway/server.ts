@@ -40,7 +40,13 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const kafka = createKafka(config, log, 'gateway');
   const exchange = new KafkaExchange(
     kafka,
-    { partitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor, timeoutMs: config.kafkaRequestTimeoutMs },
+    {
+      partitions: config.topicPartitions,
+      replicationFactor: config.topicReplicationFactor,
+      timeoutMs: config.kafkaRequestTimeoutMs,
+      lingerMs: config.produceLingerMs,
+      maxBatchBytes: config.produceBatchBytes,
+    },
     log.child({ component: 'exchange' }),
   );
   let accepting = true;

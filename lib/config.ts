@@ -18,6 +18,13 @@ export interface GovxConfig {
   readonly shutdownTimeoutMs: number;
   readonly distributor: boolean;
   readonly distributorGroupPrefix: string;
+  readonly maxJsonDepth: number;
+  readonly maxStringLength: number;
+  readonly idempotencyTtlSeconds: number;
+  readonly produceLingerMs: number;
+  readonly produceBatchBytes: number;
+  readonly rateLimitRecordsPerSec: number;
+  readonly rateLimitRequestsPerSec: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -130,6 +137,48 @@ export const settings = {
     description: 'prefix of the distributor consumer groups (one per dataset); every gateway of one installation uses the same',
     default: 'govx-distributor',
     parse: text,
+  },
+  maxJsonDepth: {
+    env: 'GOVX_MAX_JSON_DEPTH',
+    description: 'deepest nesting of objects and arrays in a JSON request body (400 request.too_deep beyond)',
+    default: '32',
+    parse: integer(2, 1000),
+  },
+  maxStringLength: {
+    env: 'GOVX_MAX_STRING_LENGTH',
+    description: 'longest string value in a published record, in characters (a per-record error beyond)',
+    default: '65536',
+    parse: integer(1, 16 * 1024 * 1024),
+  },
+  idempotencyTtlSeconds: {
+    env: 'GOVX_IDEMPOTENCY_TTL_SECONDS',
+    description: 'how long an Idempotency-Key of a publish request is remembered',
+    default: '86400',
+    parse: integer(60, 30 * 86400),
+  },
+  produceLingerMs: {
+    env: 'GOVX_PRODUCE_LINGER_MS',
+    description: 'how long concurrent publishes to one topic are collected into one produce request',
+    default: '2',
+    parse: integer(0, 1000),
+  },
+  produceBatchBytes: {
+    env: 'GOVX_PRODUCE_BATCH_BYTES',
+    description: 'largest produce request the gateway sends (stay below the broker\'s message.max.bytes)',
+    default: '900kb',
+    parse: byteSize,
+  },
+  rateLimitRecordsPerSec: {
+    env: 'GOVX_RATE_LIMIT_RECORDS_PER_SEC',
+    description: 'records per second each department may publish through one gateway process (0: no limit)',
+    default: '50000',
+    parse: integer(0, 100_000_000),
+  },
+  rateLimitRequestsPerSec: {
+    env: 'GOVX_RATE_LIMIT_REQUESTS_PER_SEC',
+    description: 'publish requests per second each department may send to one gateway process (0: no limit)',
+    default: '200',
+    parse: integer(0, 1_000_000),
   },
 } satisfies { [K in keyof GovxConfig]: Setting<unknown> };
 

@@ -236,3 +236,6 @@ export function validateNatural(type: avro.Type, value: unknown): FieldError[] {
   });
   return errors;
 }
+
+/** Decoding Avro from outside govx: always bounded (see boundedDecode.ts). */
+export { AvroDecodeError, type AvroDecodeLimits, checkAvroBounds, decodeBounded, defaultAvroDecodeLimits } from './boundedDecode';

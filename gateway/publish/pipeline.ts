@@ -1,13 +1,13 @@
 import { appendAudit } from '../../catalog/audit';
-import { datasetTopic } from '../../catalog/datasets';
+import { datasetTopic, dlqTopic } from '../../catalog/datasets';
 import type { Principal } from '../../catalog/keys';
 import type { Pool } from '../../lib/db';
-import { GovxError } from '../../lib/errors';
+import { GovxError, errorMessage } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { KafkaExchange } from '../exchange';
 import type { GatewayMetrics } from '../metrics';
 import type { DatasetRuntimes } from './datasetRuntime';
-import { authorizePublish, type RejectedRecord, stampProvenance, validateRecords } from './stages';
+import { authorizePublish, deadLetters, type RejectedRecord, stampProvenance, validateRecords } from './stages';
 
 export interface PublishDeps {
   pool: Pool;
@@ -15,6 +15,8 @@ export interface PublishDeps {
   exchange: KafkaExchange;
   metrics: GatewayMetrics;
   log: Logger;
+  /** Longest string value a record may hold (default 65536 characters). */
+  maxStringLength?: number;
 }
 
 export interface PublishRequest {
@@ -23,6 +25,8 @@ export interface PublishRequest {
   /** Decoded records; entries listed in `preRejected` (e.g. NDJSON lines that were not JSON) are skipped. */
   records: unknown[];
   preRejected?: RejectedRecord[];
+  /** The original text of records that could not be decoded (by index), kept verbatim in the dead-letter topic. */
+  rawLines?: ReadonlyMap<number, string>;
   /** All or nothing: any invalid record rejects the whole request (422) and nothing is produced. */
   atomic?: boolean;
   requestId: string;
@@ -32,7 +36,8 @@ export interface PublishOutcome {
   accepted: number;
   rejected: RejectedRecord[];
   topic: string;
-  offsets: Array<{ partition: number; baseOffset: string }>;
+  /** Where the accepted records landed: `count` records from `baseOffset` on each partition. */
+  offsets: Array<{ partition: number; baseOffset: string; count: number }>;
 }
 
 /** authorize alone: lets a caller refuse a request before reading its body. */
@@ -49,7 +54,7 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   const { principal } = req;
   const runtime = authorizePublish(principal, await deps.runtimes.get(req.datasetId), req.datasetId);
   const preRejected = req.preRejected ?? [];
-  const { valid, rejected } = validateRecords(runtime, req.records, new Set(preRejected.map((e) => e.index)));
+  const { valid, rejected } = validateRecords(runtime, req.records, new Set(preRejected.map((e) => e.index)), deps.maxStringLength);
   const allRejected = [...preRejected, ...rejected].sort((a, b) => a.index - b.index);
   const labels = { dataset: runtime.dataset.id, department: principal.department };
   const topic = datasetTopic(runtime.dataset.id);
@@ -62,21 +67,40 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
     });
   }
 
+  const now = new Date().toISOString();
   const messages = stampProvenance(valid, {
     dataset: runtime.dataset.id,
     publisher: principal.department,
     schemaId: runtime.schemaId,
     traceId: req.requestId,
-    publishedAt: new Date().toISOString(),
+    publishedAt: now,
   });
   const started = process.hrtime.bigint();
-  let offsets: PublishOutcome['offsets'] = [];
-  try {
-    const metadata = await deps.exchange.produce(topic, messages);
-    offsets = metadata.map((m) => ({ partition: m.partition, baseOffset: String(m.baseOffset) }));
-  } catch (err) {
+  // Rejects of a request answered 200 go to the owner's dead-letter topic; an atomic refusal (422 above) does
+  // not, because the publisher got every error back, nothing was written, and its retries would repeat them.
+  const dead = deadLetters(allRejected, req.records, req.rawLines ?? new Map(), {
+    dataset: runtime.dataset.id,
+    keyField: runtime.dataset.keyField,
+    publisher: principal.department,
+    requestId: req.requestId,
+    schemaId: runtime.schemaId,
+    rejectedAt: now,
+  });
+  const [produced, deadLettered] = await Promise.allSettled([
+    deps.exchange.produce(topic, messages),
+    deps.exchange.produce(dlqTopic(runtime.dataset.id), dead),
+  ]);
+  if (produced.status === 'rejected') {
     deps.metrics.publishBatches.inc({ ...labels, outcome: 'unavailable' });
-    throw err;
+    throw produced.reason;
+  }
+  const offsets: PublishOutcome['offsets'] = produced.value;
+  if (deadLettered.status === 'fulfilled') {
+    if (dead.length) deps.metrics.deadLetters.inc(labels, dead.length);
+  } else {
+    // The caller still gets every error in the answer; a missing dead letter must not fail what was published.
+    deps.metrics.deadLetterFailures.inc(labels, dead.length);
+    deps.log.error({ dataset: runtime.dataset.id, count: dead.length, requestId: req.requestId, err: errorMessage(deadLettered.reason) }, 'dead-lettering failed');
   }
   deps.metrics.produceDuration.observe({ dataset: runtime.dataset.id }, Number(process.hrtime.bigint() - started) / 1e9);
   deps.metrics.publishRecords.inc({ ...labels, outcome: 'accepted' }, valid.length);

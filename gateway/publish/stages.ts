@@ -3,7 +3,10 @@ import type { Principal } from '../../catalog/keys';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../../lib/errors';
 import { type FieldError, validateNatural } from '../../schemas/codec';
 import { runDomainChecks } from '../../schemas/validators';
+import { overlongStrings } from './body';
 import type { DatasetRuntime } from './datasetRuntime';
+
+export const DEFAULT_MAX_STRING_LENGTH = 65536;
 
 /**
  * The publish path as named stages. Each takes what the previous one produced and returns a typed result;
@@ -35,9 +38,14 @@ export function authorizePublish(principal: Principal, runtime: DatasetRuntime |
 }
 
 /** decode: the request body into a list of records, in JSON (`{"records":[…]}`) or NDJSON form. */
-export function decodeRecords(body: unknown, contentType: string, maxRecords: number): { records: unknown[]; lineErrors: RejectedRecord[] } {
+export function decodeRecords(
+  body: unknown,
+  contentType: string,
+  maxRecords: number,
+): { records: unknown[]; lineErrors: RejectedRecord[]; rawLines: Map<number, string> } {
   let records: unknown[];
   const lineErrors: RejectedRecord[] = [];
+  const rawLines = new Map<number, string>();
   if (contentType === 'application/x-ndjson') {
     const text = typeof body === 'string' ? body : '';
     records = [];
@@ -47,6 +55,7 @@ export function decodeRecords(body: unknown, contentType: string, maxRecords: nu
         records.push(JSON.parse(line));
       } catch {
         lineErrors.push({ index: records.length, errors: [{ path: '', message: 'line is not valid JSON', rule: 'json' }] });
+        rawLines.set(records.length, line);
         records.push(undefined);
       }
     }
@@ -63,7 +72,7 @@ export function decodeRecords(body: unknown, contentType: string, maxRecords: nu
   if (records.length > maxRecords) {
     throw new GovxError(413, 'publish.too_many_records', `a request may hold at most ${maxRecords} records; this one holds ${records.length}`);
   }
-  return { records, lineErrors };
+  return { records, lineErrors, rawLines };
 }
 
 const MAGIC_BYTE = 0;
@@ -83,13 +92,21 @@ export function fromWireFormat(buf: Buffer): { schemaId: number; body: Buffer } 
 }
 
 /** validate: schema (types, required and unknown fields) then domain checks; encode what passes. */
-export function validateRecords(runtime: DatasetRuntime, records: unknown[], skip: ReadonlySet<number>): { valid: ValidRecord[]; rejected: RejectedRecord[] } {
+export function validateRecords(
+  runtime: DatasetRuntime,
+  records: unknown[],
+  skip: ReadonlySet<number>,
+  maxStringLength = DEFAULT_MAX_STRING_LENGTH,
+): { valid: ValidRecord[]; rejected: RejectedRecord[] } {
   const valid: ValidRecord[] = [];
   const rejected: RejectedRecord[] = [];
   const keyField = runtime.dataset.keyField;
   records.forEach((record, index) => {
     if (skip.has(index)) return;
     const errors: FieldError[] = validateNatural(runtime.type, record);
+    for (const path of overlongStrings(record, maxStringLength)) {
+      errors.push({ path, message: `is longer than the limit of ${maxStringLength} characters`, rule: 'max-length' });
+    }
     if (record !== null && typeof record === 'object' && !Array.isArray(record)) {
       // Domain checks add what the schema cannot say, on fields whose type was right.
       const typed = new Set(errors.map((e) => e.path));
@@ -123,4 +140,56 @@ export function stampProvenance(records: ValidRecord[], p: Provenance): Message[
     'govx-published-at': p.publishedAt,
   };
   return records.map((r) => ({ key: r.key, value: r.value, headers }));
+}
+
+/** Kafka's default message.max.bytes is about 1 MiB; a dead letter stays well below it with its headers. */
+const MAX_DEAD_LETTER_VALUE_BYTES = 900 * 1024;
+const MAX_ERROR_HEADER_CHARS = 4000;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export interface DeadLetterContext {
+  dataset: string;
+  keyField: string;
+  publisher: string;
+  requestId: string;
+  schemaId: number;
+  rejectedAt: string;
+}
+
+/**
+ * dead-letter: each rejected record, as the publisher sent it (JSON bytes, or the raw NDJSON line that was not
+ * JSON), with why it was rejected in headers, for the dataset owner to inspect on govx.dlq.<dataset>.
+ */
+export function deadLetters(
+  rejected: RejectedRecord[],
+  records: readonly unknown[],
+  rawLines: ReadonlyMap<number, string>,
+  ctx: DeadLetterContext,
+): Message[] {
+  return rejected.map(({ index, errors }) => {
+    const record = records[index];
+    const raw = rawLines.get(index);
+    let value = Buffer.from(raw ?? JSON.stringify(record ?? null) ?? 'null', 'utf8');
+    const truncated = value.length > MAX_DEAD_LETTER_VALUE_BYTES;
+    if (truncated) value = value.subarray(0, MAX_DEAD_LETTER_VALUE_BYTES);
+    const keyValue = record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[ctx.keyField] : undefined;
+    const rules = [...new Set(errors.map((e) => e.rule ?? 'invalid'))];
+    const headers: IHeaders = {
+      'govx-dataset': ctx.dataset,
+      'govx-publisher': ctx.publisher,
+      'govx-request-id': ctx.requestId,
+      'govx-record-index': String(index),
+      'govx-schema-id': String(ctx.schemaId),
+      'govx-rejected-at': ctx.rejectedAt,
+      'govx-error-rule': clip(rules.join(','), MAX_ERROR_HEADER_CHARS),
+      'govx-error-reason': clip(errors.map((e) => `${e.path || '(record)'}: ${e.message}`).join('; '), MAX_ERROR_HEADER_CHARS),
+      'govx-errors': clip(JSON.stringify(errors), MAX_ERROR_HEADER_CHARS),
+    };
+    if (truncated) headers['govx-truncated'] = 'true';
+    const key = (typeof keyValue === 'string' && keyValue.length <= 256) || typeof keyValue === 'number' ? String(keyValue) : null;
+    return { key, value, headers };
+  });
 }

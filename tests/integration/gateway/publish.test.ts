@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateSample } from '../../../schemas/samples';
 import { compileNaturalType } from '../../../schemas/codec';
+import { requestFingerprint } from '../../../gateway/publish/idempotency';
+import crypto from 'node:crypto';
 import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack } from '../../support/stack';
 
 const DATASET = 'population.residents';
@@ -105,6 +107,131 @@ describe('publishing population.residents', () => {
   });
 });
 
+describe('the dead-letter topic', () => {
+  const DLQ = `govx.dlq.${DATASET}`;
+
+  it('holds each rejected record as sent, with the reason, rule, publisher, request id and index in headers', async () => {
+    const [good, bad] = generateSample(DATASET, 2, 4242);
+    const badRecord: Record<string, unknown> = { ...bad!, gender: 'ROBOT' };
+    const res = await httpJson(`${stack.url}/v1/datasets/${DATASET}/records`, {
+      method: 'POST',
+      key: psbPublisher,
+      rawBody: `${JSON.stringify(good)}\n${JSON.stringify(badRecord)}\n{"broken": \n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(1);
+    const requestId = res.headers.get('x-request-id')!;
+    const ours = (got: ReadMessage[]) => got.filter((m) => m.headers['govx-request-id'] === requestId);
+    const letters = ours(await readTopicUntil(stack.kafka, DLQ, (got) => ours(got).length >= 2));
+    expect(letters).toHaveLength(2);
+    const byIndex = new Map(letters.map((m) => [m.headers['govx-record-index'], m]));
+
+    const invalid = byIndex.get('1')!;
+    expect(JSON.parse(String(invalid.value))).toEqual(badRecord);
+    expect(String(invalid.key)).toBe(badRecord.id_number);
+    expect(invalid.headers).toMatchObject({
+      'govx-dataset': DATASET,
+      'govx-publisher': 'psb',
+      'govx-request-id': requestId,
+      'govx-error-rule': 'type',
+    });
+    expect(invalid.headers['govx-error-reason']).toContain('gender');
+
+    const notJson = byIndex.get('2')!;
+    expect(String(notJson.value)).toBe('{"broken": ');
+    expect(notJson.key).toBeNull();
+    expect(notJson.headers['govx-error-rule']).toBe('json');
+  });
+
+  it('does not receive the records of an atomic request that was refused as a whole', async () => {
+    const [good, bad] = generateSample(DATASET, 2, 5151);
+    const badRecord: Record<string, unknown> = { ...bad!, household_district: '990101' };
+    const refused = await publish({ records: [good, badRecord] }, psbPublisher, '?atomic=true');
+    expect(refused.status).toBe(422);
+    const refusedId = refused.headers.get('x-request-id');
+    // The same key lands on the same partition, so the second request's dead letter comes after any of the first's.
+    const later = await publish({ records: [badRecord] });
+    expect(later.status).toBe(200);
+    const laterId = later.headers.get('x-request-id');
+    const got = await readTopicUntil(stack.kafka, DLQ, (all) => all.some((m) => m.headers['govx-request-id'] === laterId));
+    expect(got.filter((m) => m.headers['govx-request-id'] === refusedId)).toEqual([]);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  const withKey = (body: unknown, key: string) =>
+    httpJson(`${stack.url}/v1/datasets/${DATASET}/records`, { method: 'POST', key: psbPublisher, body, headers: { 'idempotency-key': key } });
+
+  it('answers a retried request with its first answer and publishes its records once', async () => {
+    const [record, bad] = generateSample(DATASET, 2, 8080);
+    const body = { records: [record, { ...bad!, gender: 'ROBOT' }] };
+    const key = crypto.randomUUID();
+    const first = await withKey(body, key);
+    expect(first.status).toBe(200);
+    expect(first.body.accepted).toBe(1);
+    const retry = await withKey(body, key);
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual(first.body);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+
+    // A marker with the same key lands on the same partition after anything the retry could have written.
+    const marker = await publish({ records: [record] });
+    const markerId = marker.headers.get('x-request-id');
+    const got = await readTopicUntil(stack.kafka, TOPIC, (all) => all.some((m) => m.headers['govx-trace-id'] === markerId));
+    const attempts = [first.headers.get('x-request-id'), retry.headers.get('x-request-id')];
+    const copies = got.filter((m) => String(m.key) === record!.id_number && attempts.includes(m.headers['govx-trace-id']!));
+    expect(copies.map((m) => m.headers['govx-trace-id'])).toEqual([attempts[0]]);
+  });
+
+  it('refuses the same key with a different body (422) and keeps the first answer', async () => {
+    const [a, b] = generateSample(DATASET, 2, 9090);
+    const key = crypto.randomUUID();
+    const first = await withKey({ records: [a] }, key);
+    expect(first.status).toBe(200);
+    const other = await withKey({ records: [b] }, key);
+    expect(other.status).toBe(422);
+    expect(other.body.error.code).toBe('publish.idempotency_key_reused');
+    expect((await withKey({ records: [a] }, key)).body).toEqual(first.body);
+  });
+
+  it('answers 409 while a request with the same key is still in flight', async () => {
+    const body = { records: generateSample(DATASET, 1, 7070) };
+    const key = crypto.randomUUID();
+    const fingerprint = requestFingerprint('application/json', false, Buffer.from(JSON.stringify(body)));
+    await stack.pool.query(
+      `INSERT INTO publish_idempotency (department, dataset, idempotency_key, fingerprint, state, locked_until, expires_at)
+       VALUES ('psb', $1, $2, $3, 'in_flight', now() + interval '1 minute', now() + interval '1 day')`,
+      [DATASET, key, fingerprint],
+    );
+    const res = await withKey(body, key);
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('publish.idempotency_in_flight');
+  });
+
+  it('forgets a key after it expired, so it may name a new request', async () => {
+    const key = crypto.randomUUID();
+    expect((await withKey({ records: generateSample(DATASET, 1, 5050) }, key)).status).toBe(200);
+    await stack.pool.query(`UPDATE publish_idempotency SET expires_at = now() - interval '1 second' WHERE idempotency_key = $1`, [key]);
+    const reused = await withKey({ records: generateSample(DATASET, 1, 5051) }, key);
+    expect(reused.status).toBe(200);
+    expect(reused.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('keeps keys apart per department and dataset, and rejects a malformed key', async () => {
+    const key = crypto.randomUUID();
+    expect((await withKey({ records: generateSample(DATASET, 1, 6060) }, key)).status).toBe(200);
+    const amr = await httpJson(`${stack.url}/v1/datasets/legal-entity.registry/records`, {
+      method: 'POST', key: await stack.key('amr', 'publisher'), body: { records: generateSample('legal-entity.registry', 1, 6061) }, headers: { 'idempotency-key': key },
+    });
+    expect(amr.status).toBe(200);
+    expect(amr.headers.get('idempotent-replayed')).toBeNull();
+    const bad = await withKey({ records: generateSample(DATASET, 1) }, 'x'.repeat(256));
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('request.invalid_idempotency_key');
+  });
+});
+
 describe('who may publish', () => {
   it('answers 401 without a key and with a wrong key, in the shared error shape', async () => {
     const none = await publish({ records: [] }, '');
@@ -138,6 +265,47 @@ describe('who may publish', () => {
     expect(huge.status).toBe(413);
     const xml = await httpJson(url, { method: 'POST', key: psbPublisher, rawBody: '<records/>', headers: { 'content-type': 'application/xml' } });
     expect(xml.status).toBe(415);
+  });
+});
+
+describe('limits on what a request may hold', () => {
+  const url = () => `${stack.url}/v1/datasets/${DATASET}/records`;
+
+  it('answers 400 request.too_deep to deeply nested JSON and NDJSON, and stays healthy', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const json = await httpJson(url(), { method: 'POST', key: psbPublisher, rawBody: `{"records":[${deep}]}`, headers: { 'content-type': 'application/json' } });
+    expect(json.status).toBe(400);
+    expect(json.body.error.code).toBe('request.too_deep');
+    const [r] = generateSample(DATASET, 1);
+    const ndjson = await httpJson(url(), {
+      method: 'POST', key: psbPublisher, rawBody: `${JSON.stringify(r)}\n{"name":${'{"a":'.repeat(40)}1${'}'.repeat(40)}}\n`, headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(ndjson.status).toBe(400);
+    expect(ndjson.body.error).toMatchObject({ code: 'request.too_deep', message: expect.stringContaining('line 2') });
+    expect((await httpJson(`${stack.url}/healthz`)).status).toBe(200);
+  });
+
+  it('rejects a record with an overlong string value by field, and accepts the others', async () => {
+    const [good, long] = generateSample(DATASET, 2);
+    const res = await publish({ records: [good, { ...long!, address: 'x'.repeat(70_000) }] });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(1);
+    expect(res.body.rejected).toEqual([{ index: 1, errors: [{ path: 'address', message: expect.stringContaining('65536'), rule: 'max-length' }] }]);
+  });
+
+  it('answers 413 to more records than a request may hold', async () => {
+    const res = await publish({ records: Array.from({ length: stack.config.maxRecordsPerRequest + 1 }, () => ({})) });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('publish.too_many_records');
+  });
+
+  it('answers 400 to unknown top-level members and to a bad atomic flag', async () => {
+    const extra = await publish({ records: generateSample(DATASET, 1), dataset: 'x' });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.code).toBe('publish.invalid_body');
+    const flag = await publish({ records: generateSample(DATASET, 1) }, psbPublisher, '?atomic=yes');
+    expect(flag.status).toBe(400);
+    expect(flag.body.error.code).toBe('request.invalid');
   });
 });
 
