@@ -4,6 +4,7 @@ import { getSchemaById } from '../../catalog/registry/store';
 import { shareTopic, type Subscription } from '../../catalog/subscriptions';
 import type { Pool } from '../../lib/db';
 import { InputError } from '../../lib/errors';
+import { decodeBounded } from '../../schemas/boundedDecode';
 import { compileNaturalType } from '../../schemas/codec';
 import { fromWireFormat } from '../publish/stages';
 import type avro from 'avsc';
@@ -66,7 +67,7 @@ export class ShareDecoder {
         if (!found) throw new Error(`share schema ${schemaId} is not in the registry`);
         this.types.set(schemaId, (type = compileNaturalType(JSON.parse(found.schema))));
       }
-      value = type.fromBuffer(wire.body) as Record<string, unknown>;
+      value = decodeBounded<Record<string, unknown>>(type, wire.body);
     }
     return {
       partition,

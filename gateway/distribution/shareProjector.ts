@@ -4,14 +4,15 @@ import { getSchemaById } from '../../catalog/registry/store';
 import { Masker } from '../../catalog/sharingPolicy';
 import type { Subscription } from '../../catalog/subscriptions';
 import type { Pool } from '../../lib/db';
+import { decodeBounded } from '../../schemas/boundedDecode';
 import { compileNaturalType } from '../../schemas/codec';
 import { fromWireFormat, toWireFormat } from '../publish/stages';
 
 /** Header names carried from the dataset record onto every share record. */
 const PROVENANCE = ['govx-dataset', 'govx-publisher', 'govx-trace-id', 'govx-published-at'] as const;
 
-/** Largest value the distributor decodes; the gateway's own limit on a request is far below it. */
-const MAX_VALUE_BYTES = 8 * 1024 * 1024;
+/** Largest value the distributor decodes (the bounded decoder's own default limit). */
+const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
 export class UndecodableRecordError extends Error {
   override readonly name = 'UndecodableRecordError';
@@ -59,7 +60,8 @@ export class ShareProjector {
     }
     const type = await this.typeOf(wire.schemaId);
     try {
-      return { schemaId: wire.schemaId, record: type.fromBuffer(wire.body) as Record<string, unknown> };
+      // anyone who can write to the dataset topic could craft the bytes: bound what avsc may allocate
+      return { schemaId: wire.schemaId, record: decodeBounded<Record<string, unknown>>(type, wire.body) };
     } catch (err) {
       throw new UndecodableRecordError(`value does not decode with schema ${wire.schemaId}: ${(err as Error).message}`);
     }

@@ -65,9 +65,33 @@ async function publish(dataset: string, records: unknown[], key: string) {
   return res;
 }
 
+const indicatorSchema = {
+  type: 'record',
+  name: 'Indicator',
+  namespace: 'govx.test',
+  fields: [
+    { name: 'code', type: 'string' },
+    { name: 'value', type: 'double' },
+  ],
+};
+const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ code: `I${from + i}`, value: from + i }));
+
+/** A dataset of this test's own, so no other test's records reach its subscriptions. */
+async function createIndicators(id: string): Promise<void> {
+  const created = await api('/v1/datasets', {
+    key: keys.admin,
+    body: {
+      id, title: { zh: '测试指标', en: 'Test indicators' }, owner: 'statistics', category: 'macro-economy', abstract: 'For a test.',
+      sharing: { type: 'unconditional' }, updateCycle: 'quarterly', keyField: 'code', status: 'active', schema: indicatorSchema, fields: { value: { sensitivity: 1 } },
+    },
+  });
+  expect(created.status).toBe(201);
+}
+
 describe('civil affairs asks psb for residents for an elderly subsidy', () => {
   let subId: string;
   let controlId: string;
+  let traceId: string;
   const published: Array<Record<string, unknown>> = [];
 
   it('waits for the owner on a conditional dataset, then delivers exactly the approved fields with name masked', async () => {
@@ -107,9 +131,12 @@ describe('civil affairs asks psb for residents for an elderly subsidy', () => {
 
     const records = generateSample(RESIDENTS, 5, 4242);
     published.push(...records);
-    await publish(RESIDENTS, records, keys.psbPublisher);
+    const sent = await publish(RESIDENTS, records, keys.psbPublisher);
+    // other tests publish residents at the same time: ours are the records of our request
+    traceId = sent.headers.get('x-request-id')!;
+    const ours = (m: ReadMessage[]) => m.filter((x) => x.headers['govx-trace-id'] === traceId);
 
-    const got = await readTopicUntil(stack.kafka, approved.body.topic, (m) => m.length >= 5);
+    const got = ours(await readTopicUntil(stack.kafka, approved.body.topic, (m) => ours(m).length >= 5));
     expect(got).toHaveLength(5);
     const names = new Map(records.map((r) => [r.birth_date as string, r]));
     for (const m of got) {
@@ -136,7 +163,9 @@ describe('civil affairs asks psb for residents for an elderly subsidy', () => {
   it('is read by an ordinary Confluent client with govx as its schema registry, as the README shows', async () => {
     const sub = (await api(`/v1/subscriptions/${subId}`, { key: keys.civil })).body;
     const registry = new SchemaRegistry({ host: `${stack.url}/registry`, auth: { username: 'civil-affairs', password: keys.civil } });
-    const [message] = await readTopicUntil(stack.kafka, sub.topic, (m) => m.length >= 1);
+    const [message] = (await readTopicUntil(stack.kafka, sub.topic, (m) => m.some((x) => x.headers['govx-trace-id'] === traceId))).filter(
+      (x) => x.headers['govx-trace-id'] === traceId,
+    );
     const decoded = (await registry.decode(message!.value!)) as Record<string, unknown>;
     expect(Object.keys(decoded).sort()).toEqual(['birth_date', 'household_district', 'name']);
     expect(published.map((r) => r.household_district)).toContain(decoded.household_district);
@@ -149,57 +178,6 @@ describe('civil affairs asks psb for residents for an elderly subsidy', () => {
     expect(schema.fields.map((f: { name: string }) => f.name)).toEqual(['name', 'birth_date', 'household_district']);
     expect(schema.fields[0].type).toBe('string');
     expect(JSON.stringify(schema)).not.toContain('id_number');
-  });
-
-  it('delivers over HTTP with a cursor that the consumer commits by passing it back', async () => {
-    const positions = (records: Array<{ partition: number; offset: string }>) => records.map((r) => `${r.partition}:${r.offset}`).sort();
-    const first = await api(`/v1/subscriptions/${subId}/records?limit=10&waitMs=500`, { key: keys.civil });
-    expect(first.status).toBe(200);
-    expect(first.body.records).toHaveLength(5);
-    expect(Object.keys(first.body.records[0].value).sort()).toEqual(['birth_date', 'household_district', 'name']);
-    // not committed yet: the same records come again (at-least-once)
-    const again = await api(`/v1/subscriptions/${subId}/records?limit=10&waitMs=500`, { key: keys.civil });
-    expect(positions(again.body.records)).toEqual(positions(first.body.records));
-
-    // paging with limit: each cursor picks up exactly where the previous answer ended
-    const page1 = await api(`/v1/subscriptions/${subId}/records?limit=3`, { key: keys.civil });
-    expect(page1.body.records).toHaveLength(3);
-    const page2 = await api(`/v1/subscriptions/${subId}/records?limit=10&waitMs=500&cursor=${page1.body.cursor}`, { key: keys.civil });
-    expect(page2.body.records).toHaveLength(2);
-    expect(positions([...page1.body.records, ...page2.body.records])).toEqual(positions(first.body.records));
-    const done = await api(`/v1/subscriptions/${subId}/records?waitMs=300&cursor=${page2.body.cursor}`, { key: keys.civil });
-    expect(done.body.records).toHaveLength(0);
-    // after committing, a read without a cursor starts where the consumer left off
-    const resumed = await api(`/v1/subscriptions/${subId}/records?waitMs=300`, { key: keys.civil });
-    expect(resumed.body.records).toHaveLength(0);
-
-    const damaged = await api(`/v1/subscriptions/${subId}/records?cursor=not-a-cursor`, { key: keys.civil });
-    expect(damaged.status).toBe(400);
-    expect(damaged.body.error.code).toBe('subscription.invalid_cursor');
-  });
-
-  it('streams records as Server-Sent Events', async () => {
-    const controller = new AbortController();
-    const res = await fetch(`${stack.url}/v1/subscriptions/${subId}/stream`, { headers: { authorization: `Bearer ${keys.civil}` }, signal: controller.signal });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
-    // the stream starts where the consumer committed (everything so far); new records arrive as events
-    await publish(RESIDENTS, generateSample(RESIDENTS, 2, 5151), keys.psbPublisher);
-    const reader = res.body!.getReader();
-    let text = '';
-    try {
-      while ((text.match(/event: record/g) ?? []).length < 2) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += Buffer.from(value).toString('utf8');
-      }
-    } finally {
-      controller.abort();
-    }
-    expect(text.match(/event: record/g)).toHaveLength(2);
-    expect(text).toMatch(/^id: [A-Za-z0-9_-]+$/m);
-    const first = JSON.parse(/data: (.*)\n/.exec(text.slice(text.indexOf('event: record')))![1]!);
-    expect(Object.keys(first.value).sort()).toEqual(['birth_date', 'household_district', 'name']);
   });
 
   it('never lets another department read, list or guess the subscription', async () => {
@@ -224,9 +202,10 @@ describe('civil affairs asks psb for residents for an elderly subsidy', () => {
     expect(revoked.body.status).toBe('revoked');
     const before = await topicSize(revoked.body.topic);
 
-    await publish(RESIDENTS, generateSample(RESIDENTS, 3, 9191), keys.psbPublisher);
+    const after = await publish(RESIDENTS, generateSample(RESIDENTS, 3, 9191), keys.psbPublisher);
+    const afterTrace = after.headers.get('x-request-id');
     const control = (await api(`/v1/subscriptions/${controlId}`, { key: keys.haidian })).body;
-    await until('the control subscription to receive the new records', async () => (await topicSize(control.topic)) >= 10);
+    await readTopicUntil(stack.kafka, control.topic, (m) => m.filter((x) => x.headers['govx-trace-id'] === afterTrace).length >= 3);
     expect(await topicSize(revoked.body.topic)).toBe(before);
 
     const pull = await api(`/v1/subscriptions/${subId}/records`, { key: keys.civil });
@@ -288,28 +267,75 @@ describe('sharing types', () => {
   });
 });
 
-describe('a subscription to a fresh dataset', () => {
-  const id = `test.indicators-${Date.now().toString(36)}`;
-  const schema = {
-    type: 'record',
-    name: 'Indicator',
-    namespace: 'govx.test',
-    fields: [
-      { name: 'code', type: 'string' },
-      { name: 'value', type: 'double' },
-    ],
-  };
-  const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ code: `I${from + i}`, value: from + i }));
+describe('delivery over HTTP', () => {
+  const httpDataset = `test.http-${Date.now().toString(36)}`;
+  let httpSub: string;
 
   beforeAll(async () => {
-    const created = await api('/v1/datasets', {
-      key: keys.admin,
-      body: {
-        id, title: { zh: '测试指标', en: 'Test indicators' }, owner: 'statistics', category: 'macro-economy', abstract: 'For a test.',
-        sharing: { type: 'unconditional' }, updateCycle: 'quarterly', keyField: 'code', status: 'active', schema, fields: { value: { sensitivity: 1 } },
-      },
-    });
-    expect(created.status).toBe(201);
+    await createIndicators(httpDataset);
+    const sub = await api('/v1/subscriptions', { key: keys.tax, body: { dataset: httpDataset, fields: ['code', 'value'], purpose: '税源指标', expiresAt: inOneYear(), startFrom: 'latest' } });
+    httpSub = sub.body.id;
+    await publish(httpDataset, rows(0, 5), keys.statisticsPublisher);
+    await readTopicUntil(stack.kafka, sub.body.topic, (m) => m.length >= 5);
+  });
+
+  it('delivers over HTTP with a cursor that the consumer commits by passing it back', async () => {
+    const positions = (records: Array<{ partition: number; offset: string }>) => records.map((r) => `${r.partition}:${r.offset}`).sort();
+    const first = await api(`/v1/subscriptions/${httpSub}/records?limit=10&waitMs=500`, { key: keys.tax });
+    expect(first.status).toBe(200);
+    expect(first.body.records).toHaveLength(5);
+    expect(Object.keys(first.body.records[0].value).sort()).toEqual(['code', 'value']);
+    // not committed yet: the same records come again (at-least-once)
+    const again = await api(`/v1/subscriptions/${httpSub}/records?limit=10&waitMs=500`, { key: keys.tax });
+    expect(positions(again.body.records)).toEqual(positions(first.body.records));
+
+    // paging with limit: each cursor picks up exactly where the previous answer ended
+    const page1 = await api(`/v1/subscriptions/${httpSub}/records?limit=3`, { key: keys.tax });
+    expect(page1.body.records).toHaveLength(3);
+    const page2 = await api(`/v1/subscriptions/${httpSub}/records?limit=10&waitMs=500&cursor=${page1.body.cursor}`, { key: keys.tax });
+    expect(page2.body.records).toHaveLength(2);
+    expect(positions([...page1.body.records, ...page2.body.records])).toEqual(positions(first.body.records));
+    const done = await api(`/v1/subscriptions/${httpSub}/records?waitMs=300&cursor=${page2.body.cursor}`, { key: keys.tax });
+    expect(done.body.records).toHaveLength(0);
+    // after committing, a read without a cursor starts where the consumer left off
+    const resumed = await api(`/v1/subscriptions/${httpSub}/records?waitMs=300`, { key: keys.tax });
+    expect(resumed.body.records).toHaveLength(0);
+
+    const damaged = await api(`/v1/subscriptions/${httpSub}/records?cursor=not-a-cursor`, { key: keys.tax });
+    expect(damaged.status).toBe(400);
+    expect(damaged.body.error.code).toBe('subscription.invalid_cursor');
+  });
+
+  it('streams records as Server-Sent Events', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${stack.url}/v1/subscriptions/${httpSub}/stream`, { headers: { authorization: `Bearer ${keys.tax}` }, signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    // the stream starts where the consumer committed (everything so far); new records arrive as events
+    await publish(httpDataset, rows(100, 2), keys.statisticsPublisher);
+    const reader = res.body!.getReader();
+    let text = '';
+    try {
+      while ((text.match(/event: record/g) ?? []).length < 2) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString('utf8');
+      }
+    } finally {
+      controller.abort();
+    }
+    expect(text.match(/event: record/g)).toHaveLength(2);
+    expect(text).toMatch(/^id: [A-Za-z0-9_-]+$/m);
+    const first = JSON.parse(/data: (.*)\n/.exec(text.slice(text.indexOf('event: record')))![1]!);
+    expect(Object.keys(first.value).sort()).toEqual(['code', 'value']);
+  });
+
+});
+
+describe('a subscription to a fresh dataset', () => {
+  const id = `test.indicators-${Date.now().toString(36)}`;
+  beforeAll(async () => {
+    await createIndicators(id);
   });
 
   it('copies what was published before the approval, then goes on live, each record once', async () => {
@@ -329,7 +355,7 @@ describe('a subscription to a fresh dataset', () => {
   it('pauses when a new schema version adds a sensitive field, until the owner approves again', async () => {
     const sub = await api('/v1/subscriptions', { key: keys.tax, body: { dataset: id, fields: ['code', 'value'], purpose: '税收指标', expiresAt: inOneYear(), startFrom: 'latest' } });
     expect(sub.body.status).toBe('approved');
-    const evolved = { ...schema, fields: [...schema.fields, { name: 'respondent_phone', type: ['null', 'string'], default: null }] };
+    const evolved = { ...indicatorSchema, fields: [...indicatorSchema.fields, { name: 'respondent_phone', type: ['null', 'string'], default: null }] };
     const reg = await api(`/v1/datasets/${id}/schemas`, { key: keys.statisticsSteward, body: { schema: evolved, fields: { respondent_phone: { sensitivity: 4, masking: 'partial' } } } });
     expect(reg.status).toBe(201);
     const paused = await until('the subscription to pause', async () => {
@@ -342,6 +368,30 @@ describe('a subscription to a fresh dataset', () => {
     await publish(id, [{ code: 'I9', value: 9, respondent_phone: null }], keys.statisticsPublisher);
     const got = await readTopicUntil(stack.kafka, sub.body.topic, (m) => m.length >= 1);
     expect(await decodeShare(got[0]!)).toEqual({ code: 'I9', value: 9 });
+  });
+
+  it('skips hostile bytes on the dataset topic and goes on delivering', async () => {
+    const sub = await api('/v1/subscriptions', { key: keys.haidian, body: { dataset: id, fields: ['code'], purpose: '健壮性', expiresAt: inOneYear(), startFrom: 'latest' } });
+    const { rows } = await stack.pool.query('SELECT derived_schema_id, dataset_schema_id FROM subscriptions WHERE id = $1', [sub.body.id]);
+    const hostile = Buffer.alloc(16);
+    hostile.writeUInt8(0, 0);
+    hostile.writeInt32BE(rows[0].dataset_schema_id, 1);
+    hostile.set([0xfe, 0xff, 0xff, 0xff, 0x0f], 5); // a string "length" of about 2 GiB
+    const { rows: schemaRows } = await stack.pool.query('SELECT schema FROM registry_schemas WHERE id = $1', [rows[0].dataset_schema_id]);
+    const good = Buffer.concat([hostile.subarray(0, 5), compileNaturalType(JSON.parse(schemaRows[0].schema)).toBuffer({ code: 'OK1', value: 1, respondent_phone: null })]);
+    const producer = stack.kafka.producer();
+    await producer.connect();
+    // all on one partition: the good record comes through only if the distributor got past the bad ones
+    await producer.send({
+      topic: `govx.dataset.${id}`,
+      acks: -1,
+      messages: [{ key: 'evil', value: hostile, partition: 0 }, { key: 'junk', value: Buffer.from('not avro'), partition: 0 }, { key: 'OK1', value: good, partition: 0 }],
+    });
+    await producer.disconnect();
+    const got = await readTopicUntil(stack.kafka, sub.body.topic, (m) => m.length >= 1);
+    expect(got).toHaveLength(1);
+    expect(await decodeShare(got[0]!)).toEqual({ code: 'OK1' });
+    expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
   });
 
   it('expires on its date and stops delivering', async () => {
