@@ -128,11 +128,14 @@ export class KafkaExchange {
     if (!pending) {
       pending = this.bounded(`create topic ${topic}`, async () => {
         await this.connect();
-        const created = await this.admin.createTopics({
-          waitForLeaders: true,
-          topics: [{ topic, numPartitions: this.opts.partitions, replicationFactor: this.opts.replicationFactor }],
-        });
-        if (created) this.log.info({ topic }, 'created topic');
+        // asking first keeps kafkajs from logging an error for every topic that already exists
+        if (!(await this.admin.listTopics()).includes(topic)) {
+          const created = await this.admin.createTopics({
+            waitForLeaders: true,
+            topics: [{ topic, numPartitions: this.opts.partitions, replicationFactor: this.opts.replicationFactor }],
+          });
+          if (created) this.log.info({ topic }, 'created topic');
+        }
         const metadata = await this.admin.fetchTopicMetadata({ topics: [topic] });
         this.partitionCounts.set(topic, metadata.topics[0]?.partitions.length || this.opts.partitions);
       }).finally(() => this.pendingTopics.delete(topic));
