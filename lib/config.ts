@@ -16,6 +16,9 @@ export interface GovxConfig {
   readonly maxBodyBytes: number;
   readonly maxRecordsPerRequest: number;
   readonly shutdownTimeoutMs: number;
+  readonly connectWorker: boolean;
+  readonly connectPollMs: number;
+  readonly connectFileRoot: string;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -42,6 +45,12 @@ const text: Parser<string> = (raw) => {
 const oneOf = (...allowed: string[]): Parser<string> => (raw) => {
   if (!allowed.includes(raw)) throw new Error(`must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw;
+};
+
+const flag: Parser<boolean> = (raw) => {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`must be true or false, got "${raw}"`);
 };
 
 const postgresUrl: Parser<string> = (raw) => {
@@ -116,6 +125,24 @@ export const settings = {
     description: 'how long a graceful shutdown may take',
     default: '15000',
     parse: integer(100, 600000),
+  },
+  connectWorker: {
+    env: 'GOVX_CONNECT_WORKER',
+    description: 'whether `govx serve` / `npm start` also runs a connect worker in-process',
+    default: 'true',
+    parse: flag,
+  },
+  connectPollMs: {
+    env: 'GOVX_CONNECT_POLL_MS',
+    description: 'how often a connect worker re-reads the connector definitions (pause, resume, delete take effect)',
+    default: '1000',
+    parse: integer(50, 60000),
+  },
+  connectFileRoot: {
+    env: 'GOVX_CONNECT_FILE_ROOT',
+    description: 'directory that file connectors read and write under (nothing outside it)',
+    default: 'connect-files',
+    parse: text,
   },
 } satisfies { [K in keyof GovxConfig]: Setting<unknown> };
 
