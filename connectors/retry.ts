@@ -60,7 +60,8 @@ export interface RetryPolicy {
 export async function retrying<T>(what: string, policy: RetryPolicy, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
-    if (policy.signal.aborted) throw new TaskStopped();
+    // The first attempt runs even when stopping: a batch in flight is finished (published AND its offset stored).
+    if (attempt > 1 && policy.signal.aborted) throw new TaskStopped();
     try {
       return await work();
     } catch (err) {

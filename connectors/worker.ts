@@ -94,11 +94,13 @@ export class ConnectWorker {
     const worker = new ConnectWorker({ config, pool, kafka, exchange, runtimes: new DatasetRuntimes(pool), metrics: new GatewayMetrics(), log: log.child({ component: 'connect' }) }, opts);
     worker.begin();
     const close = worker.close.bind(worker);
-    worker.close = async () => {
-      await close();
-      await exchange.close();
-      await pool.end();
-    };
+    let closing: Promise<void> | null = null;
+    worker.close = () =>
+      (closing ??= (async () => {
+        await close();
+        await exchange.close();
+        await pool.end();
+      })());
     return worker;
   }
 
