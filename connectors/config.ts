@@ -14,6 +14,13 @@ export type ConnectorKind = 'source' | 'sink';
 
 export const kindOf = (cls: ConnectorClass): ConnectorKind => ((sourceClasses as readonly string[]).includes(cls) ? 'source' : 'sink');
 
+/**
+ * Connectors that must run on exactly one worker at a time: sources (one reader of the table or directory)
+ * and the file sink (one appender, so a torn line can be cut off safely). Other sinks scale out through
+ * their consumer group.
+ */
+export const runsOnOneWorker = (cls: ConnectorClass): boolean => kindOf(cls) === 'source' || cls === 'file-sink';
+
 export const CONNECTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$/;
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;

@@ -7,7 +7,8 @@ import type { SinkRecord, SinkWriter, SinkWriteResult } from './sinkTask';
  * Appends records to an NDJSON file, one line each: `{"topic","partition","offset","timestamp","key",
  * "schemaId","headers","value"}` with the value in natural JSON. A write is fsynced before it resolves, so
  * the runtime commits offsets only for lines that survive a crash. A failed write is cut back off the file
- * before it is retried, so a retry never leaves half a line behind.
+ * before it is retried, and a line torn by a crash is cut off when the file is opened again, so the file
+ * stays valid NDJSON. It runs on one worker at a time (see runsOnOneWorker), so nobody else appends meanwhile.
  */
 export class FileSinkWriter implements SinkWriter {
   private handle: fs.promises.FileHandle | null = null;
@@ -21,7 +22,31 @@ export class FileSinkWriter implements SinkWriter {
     const dir = path.dirname(this.file);
     await fs.promises.mkdir(dir, { recursive: true });
     await assertInsideRoot(this.fileRoot, dir, 'file');
-    this.handle = await fs.promises.open(this.file, 'a');
+    this.handle = await fs.promises.open(this.file, 'a+');
+    await this.dropTornLine(this.handle);
+  }
+
+  /**
+   * A crash in the middle of a write can leave a last line without its newline. Its records were never
+   * fsynced, so their offsets were never committed and they come again: cut the fragment off first.
+   */
+  private async dropTornLine(handle: fs.promises.FileHandle): Promise<void> {
+    const { size } = await handle.stat();
+    if (size === 0) return;
+    const chunk = Buffer.alloc(Math.min(size, 64 * 1024));
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const lastNewline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (lastNewline >= 0) {
+        const keep = start + lastNewline + 1;
+        if (keep < size) await handle.truncate(keep);
+        return;
+      }
+      end = start;
+    }
+    await handle.truncate(0);
   }
 
   async write(records: SinkRecord[]): Promise<SinkWriteResult> {

@@ -80,7 +80,7 @@ export class SinkTask implements ConnectorTask {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
       await retrying('opening the sink', policy, () => this.writer.open());
-      const consumer = ctx.kafka.consumer({ groupId: sinkGroupId(ctx.name), allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+      const consumer = ctx.kafka.consumer({ groupId: sinkGroupId(ctx.name), allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
       this.consumer = consumer;
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (!payload.restart) this.fail(new ConnectorFailure(`the Kafka consumer stopped: ${errorMessage(payload.error)}`));

@@ -11,7 +11,7 @@ import { createPool, ensureDatabase, type Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
 import type { Logger } from '../lib/logger';
-import { type ConnectorConfig, connectFileRoot, kindOf, validateConnectorConfig } from './config';
+import { type ConnectorConfig, connectFileRoot, kindOf, runsOnOneWorker, validateConnectorConfig } from './config';
 import { FileSinkWriter } from './fileSink';
 import { FileSourceReader } from './fileSource';
 import { PostgresSourceReader } from './postgresSource';
@@ -21,7 +21,7 @@ import { SourceTask } from './sourceTask';
 import { addCounts, type ConnectorDefinition, heartbeat, listConnectors, recordError, removeTask } from './store';
 import { type ConnectorTask, TaskCounters, type TaskContext } from './task';
 
-/** Advisory-lock key space of source connectors (the second key is hashtext(name)); distinct from migrations and audit. */
+/** Advisory-lock key space of single-worker connectors (the second key is hashtext(name)); distinct from migrations and audit. */
 const SOURCE_LOCK_SPACE = 4_711_006;
 
 interface ActiveTask {
@@ -56,7 +56,8 @@ const shouldRun = (d: ConnectorDefinition | undefined): d is ConnectorDefinition
  * A connect worker: every GOVX_CONNECT_POLL_MS it reads the connector definitions and converges on them —
  * starting what should run, stopping what was paused, deleted, reconfigured or failed. Several workers
  * share the work: each runs every sink as a member of its consumer group (govx-connect-<name>), and a
- * source only while it holds that source's PostgreSQL advisory lock, so exactly one worker runs it.
+ * source (or the file sink) only while it holds that connector's PostgreSQL advisory lock, so exactly one
+ * worker runs it.
  * Status (heartbeat, counts, lag, last error) goes to PostgreSQL, where any gateway reads it.
  */
 export class ConnectWorker {
@@ -152,8 +153,8 @@ export class ConnectWorker {
     }
     const config = validated.config;
     let lockClient: pg.Client | null = null;
-    if (kindOf(config.connectorClass) === 'source') {
-      lockClient = await this.acquireSourceLock(def.name);
+    if (runsOnOneWorker(config.connectorClass)) {
+      lockClient = await this.acquireLock(def.name);
       if (!lockClient) return; // another worker runs it
     }
     const controller = new AbortController();
@@ -199,7 +200,7 @@ export class ConnectWorker {
     }
   }
 
-  private async acquireSourceLock(name: string): Promise<pg.Client | null> {
+  private async acquireLock(name: string): Promise<pg.Client | null> {
     const client = new pg.Client({ connectionString: this.deps.config.databaseUrl, application_name: 'govx-connect-lock', connectionTimeoutMillis: 5000 });
     client.on('error', () => undefined);
     await client.connect();
