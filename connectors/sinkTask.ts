@@ -134,7 +134,7 @@ export class SinkTask implements ConnectorTask {
           await this.consumer!.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
         } catch (err) {
           // Typically a rebalance: the partition's new owner re-delivers from the last commit (duplicates, never a loss).
-          ctx.log.warn({ connector: ctx.name, topic, partition, offset: last, err: errorMessage(err) }, 'offset commit failed; records will be re-delivered');
+          ctx.log.warn({ topic, partition, offset: last, err: errorMessage(err) }, 'offset commit failed; records will be re-delivered');
           return;
         }
         resolveOffset(last);
@@ -208,7 +208,7 @@ export class SinkTask implements ConnectorTask {
     });
     await retrying('writing to the dead-letter topic', policy, () => sendDeadLetters(ctx.exchange, ctx.config.deadLetterTopic!, messages));
     ctx.counters.dead += messages.length;
-    ctx.log.warn({ connector: ctx.name, topic, partition, count: messages.length, dlq: ctx.config.deadLetterTopic }, 'records dead-lettered');
+    ctx.log.warn({ topic, partition, count: messages.length, dlq: ctx.config.deadLetterTopic }, 'records dead-lettered');
     return null;
   }
 }

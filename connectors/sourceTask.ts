@@ -107,7 +107,7 @@ export class SourceTask implements ConnectorTask {
       if (err instanceof TaskStopped) throw err;
       // The session holding the source's lock is gone, so another worker may own the source now: stop,
       // and let this worker's next round compete for the lock again.
-      ctx.log.warn({ connector: ctx.name, err: errorMessage(err) }, 'could not store the source offset through the lock session; stopping the task');
+      ctx.log.warn({ err: errorMessage(err) }, 'could not store the source offset through the lock session; stopping the task');
       throw new TaskStopped();
     }
     if (!stored) throw new TaskStopped();
@@ -172,6 +172,6 @@ export class SourceTask implements ConnectorTask {
       });
     });
     await retrying('writing to the dead-letter topic', retryPolicyOf(ctx), () => sendDeadLetters(ctx.exchange, ctx.config.deadLetterTopic!, messages));
-    ctx.log.warn({ connector: ctx.name, dataset: ctx.config.dataset, count: messages.length, topic: ctx.config.deadLetterTopic }, 'records dead-lettered');
+    ctx.log.warn({ dataset: ctx.config.dataset, count: messages.length, topic: ctx.config.deadLetterTopic }, 'records dead-lettered');
   }
 }

@@ -52,7 +52,7 @@ export function retryPolicyOf(ctx: TaskContext, whileWaiting?: () => Promise<voi
     signal: ctx.signal,
     whileWaiting,
     onRetry: async (err, attempt, delayMs) => {
-      ctx.log.warn({ connector: ctx.name, attempt, delayMs, err: errorMessage(err) }, 'transient fault; retrying');
+      ctx.log.warn({ attempt, delayMs, err: errorMessage(err) }, 'transient fault; retrying');
       // Status shows what the connector is fighting with while it keeps RUNNING.
       await recordError(ctx.pool, ctx.name, `retrying (attempt ${attempt}): ${errorMessage(err)}`, null).catch(() => undefined);
     },
