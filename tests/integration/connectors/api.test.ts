@@ -114,6 +114,29 @@ describe('the connectors API', () => {
       await worker?.close();
     });
 
+    it('restarts a connector with its new config after PUT …/config, and after POST …/restart', async () => {
+      const name = `${stack.prefix}reconfigured`;
+      fs.mkdirSync(path.join(stack.fileRoot, 'empty'));
+      fs.mkdirSync(path.join(stack.fileRoot, 'full'));
+      fs.writeFileSync(path.join(stack.fileRoot, 'full', 'a.ndjson'), generateSample('population.residents', 2, 5151).map((r) => JSON.stringify(r)).join('\n'));
+      expect((await stack.api('POST', '/v1/connectors', { name, config: fileSource('empty') }, psbSteward)).status).toBe(201);
+      await stack.waitForStatus(name, (s) => s.connector.state === 'RUNNING');
+      const put = await stack.api('PUT', `/v1/connectors/${name}/config`, fileSource('full'), psbSteward);
+      expect(put.status).toBe(200);
+      expect(put.body.config['file.path']).toBe('full');
+      await stack.waitForStatus(name, (s) => s.records.out === 2);
+
+      const changeClass = await stack.api('PUT', `/v1/connectors/${name}/config`, { ...fileSource('full'), 'connector.class': 'file-sink' }, psbSteward);
+      expect(changeClass.status).toBe(400);
+      expect((await stack.api('POST', `/v1/connectors/${name}/restart`, undefined, psbSteward)).status).toBe(202);
+      const { rows } = await stack.pool.query('SELECT generation FROM connectors WHERE name = $1', [name]);
+      expect(rows[0].generation).toBe(3);
+      // The restarted task finds the file done: nothing is published twice.
+      await stack.waitForStatus(name, (s) => s.connector.state === 'RUNNING');
+      await eventually('the restarted task', async () => worker.running().includes(name));
+      expect((await stack.waitForStatus(name, () => true)).records.out).toBe(2);
+    });
+
     it('pauses, resumes and deletes a connector on the worker within seconds, and audits each step', async () => {
       const name = `${stack.prefix}lifecycle`;
       const dir = path.join(stack.fileRoot, 'lifecycle');

@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { applyCatalog, readCatalogFile, seedCatalogFile } from '../../../catalog/catalogFile';
+import { defaultSchemaSubject } from '../../../catalog/datasets';
 import { ConnectWorker } from '../../../connectors/worker';
 import { loadConfig } from '../../../lib/config';
 import { createLogger } from '../../../lib/logger';
@@ -20,6 +22,13 @@ export interface ConnectTestStack extends TestStack {
   startWorker: () => Promise<ConnectWorker>;
   api: (method: string, p: string, body?: unknown, key?: string) => ReturnType<typeof httpJson>;
   waitForStatus: (name: string, until: (status: any) => boolean, timeoutMs?: number) => Promise<any>;
+  /**
+   * A copy of population.residents (owner psb) for this test file alone: tests that publish thousands of
+   * records keep them off the shared dataset topic, which other suites read from its beginning.
+   */
+  privateResidents: () => Promise<string>;
+  /** Topics deleted when the stack closes. */
+  dropTopicsOnClose: (...topics: string[]) => void;
 }
 
 export async function startConnectTestStack(label: string): Promise<ConnectTestStack> {
@@ -30,6 +39,7 @@ export async function startConnectTestStack(label: string): Promise<ConnectTestS
   const admin = await stack.key('info-office', 'admin');
   const api = (method: string, p: string, body?: unknown, key = admin) => httpJson(`${stack.url}${p}`, { method, key, body });
   const config = loadConfig({ ...process.env, ...env });
+  const topicsToDrop = new Set<string>();
   return {
     ...stack,
     fileRoot,
@@ -52,9 +62,27 @@ export async function startConnectTestStack(label: string): Promise<ConnectTestS
       }
       throw new Error(`connector ${name} never reached the expected status; last: ${JSON.stringify(last)}`);
     },
+    privateResidents: async () => {
+      const residents = readCatalogFile(seedCatalogFile).find((d) => d.definition.id === 'population.residents')!;
+      const id = `conntest.residents-${crypto.randomBytes(4).toString('hex')}`;
+      await applyCatalog(stack.pool, [{ ...residents, definition: { ...residents.definition, id, schemaSubject: defaultSchemaSubject(id) } }], {
+        actor: 'info-office',
+      });
+      topicsToDrop.add(`govx.dataset.${id}`);
+      topicsToDrop.add(`govx.dlq.${id}`);
+      return id;
+    },
+    dropTopicsOnClose: (...topics) => topics.forEach((t) => topicsToDrop.add(t)),
     close: async () => {
       await stack.close();
       fs.rmSync(fileRoot, { recursive: true, force: true });
+      if (topicsToDrop.size) {
+        const admin = stack.kafka.admin();
+        await admin.connect();
+        const existing = new Set(await admin.listTopics());
+        await admin.deleteTopics({ topics: [...topicsToDrop].filter((t) => existing.has(t)) }).catch(() => undefined);
+        await admin.disconnect();
+      }
     },
   };
 }

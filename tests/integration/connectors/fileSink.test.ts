@@ -37,7 +37,7 @@ afterAll(async () => {
 
 /** A share-like topic of our own, so the sink reads from its beginning without other tests' records. */
 async function topicWith(messages: Message[], partitions = 3): Promise<string> {
-  const topic = `govx.share.test-${crypto.randomBytes(4).toString('hex')}`;
+  const topic = `govx.share.conntest-${crypto.randomBytes(4).toString('hex')}`;
   const admin = stack.kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
@@ -46,6 +46,7 @@ async function topicWith(messages: Message[], partitions = 3): Promise<string> {
   await producer.connect();
   for (let i = 0; i < messages.length; i += 500) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 500) });
   await producer.disconnect();
+  stack.dropTopicsOnClose(topic);
   return topic;
 }
 
@@ -109,6 +110,7 @@ describe('the file-sink connector', () => {
     );
     const name = `${stack.prefix}tolerant`;
     const dlq = `govx.dlq.connect.${name}`;
+    stack.dropTopicsOnClose(dlq);
     await createSink(name, topic, 'tolerant.ndjson', { 'errors.tolerance': 'all' });
     const worker = await stack.startWorker();
     try {

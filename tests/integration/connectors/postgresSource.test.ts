@@ -8,14 +8,16 @@ jest.setTimeout(180_000);
 
 const DATASET = 'population.residents';
 const TOPIC = `govx.dataset.${DATASET}`;
-const DLQ = `govx.dlq.${DATASET}`;
 
 let stack: ConnectTestStack;
 let psb: Awaited<ReturnType<typeof createDepartmentDatabase>>;
 let steward: string;
+/** the tests that publish thousands of rows, or dead letters, use a copy of the dataset of their own */
+let PRIVATE: string;
 
 beforeAll(async () => {
   stack = await startConnectTestStack('pgsrc');
+  PRIVATE = await stack.privateResidents();
   psb = await createDepartmentDatabase('psb');
   steward = await stack.key('psb', 'steward');
 });
@@ -138,7 +140,7 @@ describe('the postgres-source connector', () => {
   });
 
   it('hands a table over from a worker stopped mid-stream to the next one without losing or repeating a row', async () => {
-    const mark = await topicEnd(stack.kafka, TOPIC);
+    const mark = new Map<number, string>();
     const name = `${stack.prefix}handover`;
     const table = 'public.residents_handover';
     await createResidentsTable(psb.client, table);
@@ -151,7 +153,7 @@ describe('the postgres-source connector', () => {
        FROM unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS t(${columns.join(', ')})`,
       columns.map((c) => rows.map((r) => (r[c] === null || r[c] === undefined ? null : String(r[c])))),
     );
-    expect((await stack.api('POST', '/v1/connectors', { name, config: sourceConfig(table, { 'batch.max.rows': '10', 'poll.interval.ms': '50' }) }, steward)).status).toBe(
+    expect((await stack.api('POST', '/v1/connectors', { name, config: sourceConfig(table, { dataset: PRIVATE, 'batch.max.rows': '10', 'poll.interval.ms': '50' }) }, steward)).status).toBe(
       201,
     );
     const worker1 = await stack.startWorker();
@@ -170,7 +172,9 @@ describe('the postgres-source connector', () => {
     }
     expect(atStop.records.out).toBeLessThan(2000);
     expect(status.records).toEqual({ in: 2000, out: 2000, deadLettered: 0 });
-    const mine = (await readTopicFrom(stack.kafka, TOPIC, mark, (got) => got.filter(fromConnector(name)).length >= 2000, 90_000)).filter(fromConnector(name));
+    const mine = (await readTopicFrom(stack.kafka, `govx.dataset.${PRIVATE}`, mark, (got) => got.filter(fromConnector(name)).length >= 2000, 90_000)).filter(
+      fromConnector(name),
+    );
     expect(new Set(mine.map((m) => String(m.key)))).toEqual(new Set(rows.map((r) => r.id_number as string)));
     expect(mine).toHaveLength(2000);
   });
@@ -182,7 +186,7 @@ describe('the postgres-source connector', () => {
     await insertRows(psb.client, table, uniqueResidents(3, 606), () => '2025-05-01T00:00:00.000Z');
     const [a, b] = await Promise.all([stack.startWorker(), stack.startWorker()]);
     try {
-      expect((await stack.api('POST', '/v1/connectors', { name, config: sourceConfig(table) }, steward)).status).toBe(201);
+      expect((await stack.api('POST', '/v1/connectors', { name, config: sourceConfig(table, { dataset: PRIVATE }) }, steward)).status).toBe(201);
       await stack.waitForStatus(name, (s) => s.connector.state === 'RUNNING' && s.records.out === 3);
       const owners = [a, b].filter((w) => w.running().includes(name));
       expect(owners).toHaveLength(1);
@@ -200,14 +204,14 @@ describe('the postgres-source connector', () => {
   });
 
   it('sends a row the publish path rejects to the dead-letter topic with errors.tolerance=all, and publishes the others', async () => {
-    const mark = await topicEnd(stack.kafka, DLQ);
+    const mark = new Map<number, string>();
     const name = `${stack.prefix}tolerant`;
     const table = 'public.residents_tolerant';
     await createResidentsTable(psb.client, table);
     const rows = uniqueResidents(5, 303);
     rows[2] = withBadCheckDigit(rows[2]!);
     await insertRows(psb.client, table, rows);
-    const config = sourceConfig(table, { mode: 'timestamp', 'errors.tolerance': 'all' });
+    const config = sourceConfig(table, { dataset: PRIVATE, mode: 'timestamp', 'errors.tolerance': 'all' });
     delete (config as Record<string, string>)['incrementing.column.name'];
     expect((await stack.api('POST', '/v1/connectors', { name, config }, steward)).status).toBe(201);
     const worker = await stack.startWorker();
@@ -218,11 +222,11 @@ describe('the postgres-source connector', () => {
     } finally {
       await worker.close();
     }
-    const dead = (await readTopicFrom(stack.kafka, DLQ, mark, (got) => got.some((m) => m.headers['govx-connector'] === name), 60_000)).filter(
+    const dead = (await readTopicFrom(stack.kafka, `govx.dlq.${PRIVATE}`, mark, (got) => got.some((m) => m.headers['govx-connector'] === name), 60_000)).filter(
       (m) => m.headers['govx-connector'] === name,
     );
     expect(dead).toHaveLength(1);
-    expect(dead[0]!.headers).toMatchObject({ 'govx-dataset': DATASET, 'govx-error-class': 'validation' });
+    expect(dead[0]!.headers).toMatchObject({ 'govx-dataset': PRIVATE, 'govx-error-class': 'validation' });
     expect(dead[0]!.headers['govx-error-message']).toContain('id_number');
     expect(dead[0]!.headers['govx-source']).toContain(table);
     expect(JSON.parse(dead[0]!.value!.toString()).id_number).toBe(rows[2]!.id_number);
@@ -230,7 +234,7 @@ describe('the postgres-source connector', () => {
   });
 
   it('FAILS with errors.tolerance=none naming the row, publishes only the rows before it, and resumes at it once fixed', async () => {
-    const mark = await topicEnd(stack.kafka, TOPIC);
+    const mark = new Map<number, string>();
     const name = `${stack.prefix}strict`;
     const table = 'public.residents_strict';
     await createResidentsTable(psb.client, table);
@@ -238,7 +242,7 @@ describe('the postgres-source connector', () => {
     const good = rows[2]!;
     rows[2] = withBadCheckDigit(good);
     await insertRows(psb.client, table, rows, (i) => `2025-04-0${i + 1}T00:00:00.000Z`);
-    expect((await stack.api('POST', '/v1/connectors', { name, config: sourceConfig(table) }, steward)).status).toBe(201);
+    expect((await stack.api('POST', '/v1/connectors', { name, config: sourceConfig(table, { dataset: PRIVATE }) }, steward)).status).toBe(201);
     const worker = await stack.startWorker();
     try {
       const failed = await stack.waitForStatus(name, (s) => s.connector.state === 'FAILED');
@@ -255,7 +259,9 @@ describe('the postgres-source connector', () => {
     } finally {
       await worker.close();
     }
-    const mine = (await readTopicFrom(stack.kafka, TOPIC, mark, (got) => got.filter(fromConnector(name)).length >= 5, 60_000)).filter(fromConnector(name));
+    const mine = (await readTopicFrom(stack.kafka, `govx.dataset.${PRIVATE}`, mark, (got) => got.filter(fromConnector(name)).length >= 5, 60_000)).filter(
+      fromConnector(name),
+    );
     expect(mine.map((m) => String(m.key)).sort()).toEqual(rows.map((r, i) => (i === 2 ? good.id_number : r.id_number) as string).sort());
   });
 });
