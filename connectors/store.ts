@@ -202,6 +202,10 @@ export async function heartbeat(db: Db, name: string, workerId: string, state: T
   );
 }
 
+export async function forgetDeadTasks(db: Db, olderThanMs: number): Promise<void> {
+  await db.query(`DELETE FROM connector_tasks WHERE heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)`, [olderThanMs]);
+}
+
 export async function removeTask(db: Db, name: string, workerId: string): Promise<void> {
   await db.query('DELETE FROM connector_tasks WHERE name = $1 AND worker_id = $2', [name, workerId]);
 }

@@ -43,6 +43,13 @@ export class TaskCounters {
     this.in = this.out = this.dead = 0;
     return d;
   }
+
+  /** Counts that could not be stored are kept for the next round. */
+  putBack(d: { in: number; out: number; dead: number }): void {
+    this.in += d.in;
+    this.out += d.out;
+    this.dead += d.dead;
+  }
 }
 
 export function retryPolicyOf(ctx: TaskContext, whileWaiting?: () => Promise<void>): RetryPolicy {

@@ -18,7 +18,7 @@ import { PostgresSourceReader } from './postgresSource';
 import { TaskStopped, sleep } from './retry';
 import { SinkTask, sinkGroupId } from './sinkTask';
 import { SourceTask } from './sourceTask';
-import { addCounts, type ConnectorDefinition, heartbeat, listConnectors, recordError, removeTask } from './store';
+import { addCounts, type ConnectorDefinition, forgetDeadTasks, heartbeat, listConnectors, recordError, removeTask } from './store';
 import { type ConnectorTask, TaskCounters, type TaskContext } from './task';
 
 /** Advisory-lock key space of single-worker connectors (the second key is hashtext(name)); distinct from migrations and audit. */
@@ -138,9 +138,17 @@ export class ConnectWorker {
 
   private async report(): Promise<void> {
     for (const active of this.tasks.values()) {
-      await addCounts(this.deps.pool, active.def.name, active.counters.take());
+      const counts = active.counters.take();
+      try {
+        await addCounts(this.deps.pool, active.def.name, counts);
+      } catch (err) {
+        active.counters.putBack(counts);
+        throw err;
+      }
       await heartbeat(this.deps.pool, active.def.name, this.workerId, 'RUNNING', active.counters.lag);
     }
+    // Rows of workers that died long ago; a live worker refreshes its rows every round.
+    await forgetDeadTasks(this.deps.pool, 3600_000);
   }
 
   private async startTask(def: ConnectorDefinition): Promise<void> {
