@@ -139,6 +139,53 @@ describe('the postgres-source connector', () => {
     expect(Number(audit.rows[0].n)).toBe(200);
   });
 
+  it("converts a department's column types to the dataset's natural values: numeric to decimal strings, dates, timestamps", async () => {
+    const entities = generateSample('legal-entity.registry', 6, 808);
+    const amr = await createDepartmentDatabase('amr');
+    try {
+      await amr.client.query(`CREATE TABLE entities (
+        uscc char(18) PRIMARY KEY, name text, entity_type text, legal_representative text, registered_capital numeric(18, 2),
+        currency char(3), established_date date, registration_authority text, district text, address text, business_scope text,
+        status text, updated_at timestamp(3) without time zone)`);
+      const columns = Object.keys(entities[0]!);
+      for (const e of entities) {
+        await amr.client.query(
+          `INSERT INTO entities (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+          columns.map((c) => (c === 'updated_at' ? String(e[c]).replace('Z', '') : e[c])),
+        );
+      }
+      const mark = await topicEnd(stack.kafka, 'govx.dataset.legal-entity.registry');
+      const name = `${stack.prefix}amr-entities`;
+      const config = {
+        'connector.class': 'postgres-source',
+        'connection.url': amr.url,
+        'table.include.list': 'entities',
+        dataset: 'legal-entity.registry',
+        mode: 'timestamp',
+        'timestamp.column.name': 'updated_at',
+        'poll.interval.ms': '100',
+      };
+      expect((await stack.api('POST', '/v1/connectors', { name, config }, await stack.key('amr', 'steward'))).status).toBe(201);
+      const worker = await stack.startWorker();
+      try {
+        expect((await stack.waitForStatus(name, (s) => s.records.in === 6)).records).toEqual({ in: 6, out: 6, deadLettered: 0 });
+      } finally {
+        await worker.close();
+        await stack.api('DELETE', `/v1/connectors/${name}`);
+      }
+      const mine = (await readTopicFrom(stack.kafka, 'govx.dataset.legal-entity.registry', mark, (got) => got.filter(fromConnector(name)).length >= 6)).filter(
+        fromConnector(name),
+      );
+      const { rows } = await stack.pool.query('SELECT schema FROM registry_schemas WHERE id = $1', [mine[0]!.value!.readInt32BE(1)]);
+      const type = compileNaturalType(JSON.parse(rows[0].schema));
+      const decoded = mine.map((m) => type.fromBuffer(m.value!.subarray(5)) as Record<string, unknown>);
+      expect(new Set(decoded.map((d) => JSON.stringify(d)))).toEqual(new Set(entities.map((e) => JSON.stringify(e))));
+      expect(entities.some((e) => typeof e.registered_capital === 'string')).toBe(true);
+    } finally {
+      await amr.drop();
+    }
+  });
+
   it('hands a table over from a worker stopped mid-stream to the next one without losing or repeating a row', async () => {
     const mark = new Map<number, string>();
     const name = `${stack.prefix}handover`;
