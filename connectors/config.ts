@@ -93,7 +93,6 @@ interface KeySpec {
   doc: string;
   required?: boolean;
   default?: string;
-  secret?: boolean;
 }
 
 const commonKeys: Record<string, KeySpec> = {
@@ -109,9 +108,9 @@ const commonKeys: Record<string, KeySpec> = {
 export const keySpecs: Record<ConnectorClass, Record<string, KeySpec>> = {
   'postgres-source': {
     ...commonKeys,
-    'connection.url': { doc: 'postgresql://host:5432/db (or jdbc:postgresql://…)', required: true, secret: false },
+    'connection.url': { doc: 'postgresql://host:5432/db (or jdbc:postgresql://…)', required: true },
     'connection.user': { doc: 'user name (or in the URL)' },
-    'connection.password': { doc: 'password (or in the URL); never returned', secret: true },
+    'connection.password': { doc: 'password (or in the URL); never returned' },
     'table.include.list': { doc: 'the one table (schema.table) whose columns are named as the dataset fields', required: true },
     dataset: { doc: 'the dataset the rows are published to', required: true },
     mode: { doc: '`timestamp` (ordered by timestamp, then the dataset key) or `timestamp+incrementing`', required: true },
@@ -413,9 +412,4 @@ export function validateConnectorConfig(name: string, raw: RawConfig, ctx: Valid
   problems.push(...r.problems);
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config };
-}
-
-/** Every key of a class with its default and meaning, for docs and error details. */
-export function describeKeys(cls: ConnectorClass): Array<{ key: string; required: boolean; default: string | null; doc: string }> {
-  return Object.entries(keySpecs[cls]).map(([key, s]) => ({ key, required: s.required ?? false, default: s.default ?? null, doc: s.doc }));
 }
