@@ -12,6 +12,7 @@ import { projectPath } from '../lib/paths';
 import { startGateway } from '../gateway/server';
 import { generateSample, sampleDatasetIds } from '../schemas/samples';
 import { verifyAuditChain } from '../catalog/audit';
+import { ConnectWorker } from '../connectors/worker';
 
 /** Runs `fn` with a migrated database pool, closing it afterwards. */
 async function withDatabase<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
@@ -36,11 +37,12 @@ async function serve(opts: { services: boolean; seed: boolean }): Promise<void> 
   const log = createLogger(config.logLevel);
   if (opts.services) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
   const gateway = await startGateway(config, log, { seed: opts.seed });
-  out(`govx gateway on ${gateway.url} (Ctrl-C to stop)`);
+  const worker = config.connectWorker ? await ConnectWorker.start(config, log) : null;
+  out(`govx gateway on ${gateway.url}${worker ? ' with a connect worker' : ''} (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down');
-      gateway.close().then(resolve, (err: unknown) => {
+      Promise.resolve(worker?.close()).then(() => gateway.close()).then(resolve, (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         process.exitCode = 1;
         resolve();
@@ -64,6 +66,27 @@ export function buildProgram(): Command {
     .description('serve the gateway against already running services (migrates; --seed applies the seed catalog)')
     .option('--seed', 'apply the seed catalog first', false)
     .action((o: { seed: boolean }) => serve({ services: false, seed: o.seed }));
+
+  program
+    .command('connect')
+    .description('run a connect worker: it runs the connectors defined over /v1/connectors, sharing them with other workers, until Ctrl-C')
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel);
+      const worker = await ConnectWorker.start(config, log);
+      out(`govx connect worker ${worker.workerId} running (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          worker.close().then(resolve, (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
 
   program
     .command('migrate')

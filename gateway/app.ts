@@ -4,6 +4,7 @@ import type { Pool } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import { auditRouter } from './auditRoutes';
 import { catalogRouter } from './catalogRoutes';
+import { connectorRouter } from './connectorRoutes';
 import type { KafkaExchange } from './exchange';
 import { healthRouter } from './health';
 import type { GatewayMetrics } from './metrics';
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(auditRouter({ pool: deps.pool }));
   app.use(subscriptionRouter({ pool: deps.pool, kafka: deps.kafka.topics, kafkaClient: deps.kafka.client, log: deps.log }));
+  app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return { app, runtimes, keys };

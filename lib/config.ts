@@ -25,6 +25,9 @@ export interface GovxConfig {
   readonly produceBatchBytes: number;
   readonly rateLimitRecordsPerSec: number;
   readonly rateLimitRequestsPerSec: number;
+  readonly connectWorker: boolean;
+  readonly connectPollMs: number;
+  readonly connectFileRoot: string;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -51,6 +54,12 @@ const text: Parser<string> = (raw) => {
 const oneOf = (...allowed: string[]): Parser<string> => (raw) => {
   if (!allowed.includes(raw)) throw new Error(`must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw;
+};
+
+const flag: Parser<boolean> = (raw) => {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`must be true or false, got "${raw}"`);
 };
 
 const postgresUrl: Parser<string> = (raw) => {
@@ -128,9 +137,9 @@ export const settings = {
   },
   distributor: {
     env: 'GOVX_DISTRIBUTOR',
-    description: 'run the share distributor in this process (on or off)',
-    default: 'on',
-    parse: (raw: string): boolean => oneOf('on', 'off')(raw) === 'on',
+    description: 'whether this process also runs the share distributor',
+    default: 'true',
+    parse: flag,
   },
   distributorGroupPrefix: {
     env: 'GOVX_DISTRIBUTOR_GROUP',
@@ -179,6 +188,24 @@ export const settings = {
     description: 'publish requests per second each department may send to one gateway process (0: no limit)',
     default: '200',
     parse: integer(0, 1_000_000),
+  },
+  connectWorker: {
+    env: 'GOVX_CONNECT_WORKER',
+    description: 'whether `govx serve` / `npm start` also runs a connect worker in-process',
+    default: 'true',
+    parse: flag,
+  },
+  connectPollMs: {
+    env: 'GOVX_CONNECT_POLL_MS',
+    description: 'how often a connect worker re-reads the connector definitions (pause, resume, delete take effect)',
+    default: '1000',
+    parse: integer(50, 60000),
+  },
+  connectFileRoot: {
+    env: 'GOVX_CONNECT_FILE_ROOT',
+    description: 'directory that file connectors read and write under (nothing outside it)',
+    default: 'connect-files',
+    parse: text,
   },
 } satisfies { [K in keyof GovxConfig]: Setting<unknown> };
 

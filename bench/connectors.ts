@@ -1,0 +1,152 @@
+/**
+ * Source connector throughput: rows/s of postgres-source (read → governed publish → offset) against a raw
+ * baseline on the same broker in the same run (the same rows, already Avro-encoded, produced with acks=all
+ * in batches of the same size). Run: `npm run build && node dist/bench/connectors.js [rows]`.
+ * The sink half (against a raw pg COPY) waits for the PostgreSQL sink.
+ */
+import crypto from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
+import { datasetTopic, defaultSchemaSubject } from '../catalog/datasets';
+import { migrate } from '../catalog/migrate';
+import { insertConnector } from '../connectors/store';
+import { ConnectWorker } from '../connectors/worker';
+import { DatasetRuntimes } from '../gateway/publish/datasetRuntime';
+import { toWireFormat } from '../gateway/publish/stages';
+import { loadConfig } from '../lib/config';
+import { createPool, ensureDatabase } from '../lib/db';
+import { createLogger } from '../lib/logger';
+import { generateSample } from '../schemas/samples';
+
+const DATASET = 'population.residents';
+const BATCH = 500;
+
+function databaseUrl(base: string, name: string): string {
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function adminQuery(base: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl(base, 'postgres') });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface ConnectorBenchResult {
+  rows: number;
+  sourceRowsPerSecond: number;
+  rawProduceRowsPerSecond: number;
+  ratio: number;
+}
+
+export async function benchConnectors(rows = 20_000): Promise<ConnectorBenchResult> {
+  const base = loadConfig();
+  const stamp = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
+  const dataset = `bench.residents-${stamp}`;
+  const govxDb = `govx_bench_${stamp}`;
+  const deptDb = `govx_bench_dept_${stamp}`;
+  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl(base.databaseUrl, govxDb), GOVX_CONNECT_POLL_MS: '100' });
+  const log = createLogger('warn', 'govx-bench');
+  await ensureDatabase(config.databaseUrl, log);
+  await adminQuery(base.databaseUrl, `CREATE DATABASE "${deptDb}"`);
+  const pool = createPool(config.databaseUrl, { max: 4 });
+  const dept = new pg.Client({ connectionString: databaseUrl(base.databaseUrl, deptDb) });
+  const kafka = new Kafka({ clientId: 'govx-bench', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
+  try {
+    await migrate(pool);
+    // A dataset of the bench's own (a copy of population.residents), so the shared dataset topic stays as it was.
+    const residents = readCatalogFile(seedCatalogFile).find((d) => d.definition.id === DATASET)!;
+    await applyCatalog(pool, [{ ...residents, definition: { ...residents.definition, id: dataset, schemaSubject: defaultSchemaSubject(dataset) } }], { actor: 'info-office' });
+    await dept.connect();
+    const records = generateSample(DATASET, rows, 4711);
+    await dept.query(`CREATE TABLE residents (row_id bigserial PRIMARY KEY, id_number text, name text, gender text, ethnicity text,
+      birth_date date, household_district text, address text, phone text, marital_status text, updated_at timestamptz)`);
+    const columns = ['id_number', 'name', 'gender', 'ethnicity', 'birth_date', 'household_district', 'address', 'phone', 'marital_status', 'updated_at'];
+    await dept.query(
+      `INSERT INTO residents (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM unnest(${columns
+        .map((c, i) => `$${i + 1}::${c === 'birth_date' ? 'date' : c === 'updated_at' ? 'timestamptz' : 'text'}[]`)
+        .join(', ')}) AS t(${columns.join(', ')})`,
+      columns.map((c) => records.map((r) => (r[c] === null || r[c] === undefined ? null : String(r[c])))),
+    );
+
+    // Baseline: the same rows, encoded, straight to a fresh topic with acks=all.
+    const runtime = (await new DatasetRuntimes(pool).get(dataset))!;
+    const encoded = records.map((r) => ({ key: String(r.id_number), value: toWireFormat(runtime.schemaId, runtime.type.toBuffer(r)) }));
+    const rawTopic = `govx.bench.raw-${stamp}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: rawTopic, numPartitions: config.topicPartitions, replicationFactor: 1 }], waitForLeaders: true });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    let started = process.hrtime.bigint();
+    for (let i = 0; i < encoded.length; i += BATCH) await producer.send({ topic: rawTopic, acks: -1, messages: encoded.slice(i, i + BATCH) });
+    const rawSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    await producer.disconnect();
+    await admin.deleteTopics({ topics: [rawTopic] }).catch(() => undefined);
+    await admin.disconnect();
+
+    // The connector: the same rows through read → validate → produce (acks=all) → offset.
+    const name = `bench-${stamp}`;
+    await insertConnector(pool, {
+      name,
+      connectorClass: 'postgres-source',
+      owner: 'psb',
+      createdBy: 'bench',
+      config: {
+        'connector.class': 'postgres-source',
+        'connection.url': databaseUrl(base.databaseUrl, deptDb),
+        'table.include.list': 'residents',
+        dataset,
+        mode: 'timestamp+incrementing',
+        'timestamp.column.name': 'updated_at',
+        'incrementing.column.name': 'row_id',
+        'batch.max.rows': String(BATCH),
+        'poll.interval.ms': '100',
+      },
+    });
+    started = process.hrtime.bigint();
+    const worker = await ConnectWorker.start(config, log);
+    try {
+      for (;;) {
+        const { rows: s } = await pool.query<{ records_out: string; last_error: string | null }>('SELECT records_out, last_error FROM connector_status WHERE name = $1', [name]);
+        if (Number(s[0]!.records_out) >= rows) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await worker.close();
+    }
+    const sourceSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cleanup = kafka.admin();
+    await cleanup.connect();
+    await cleanup.deleteTopics({ topics: [datasetTopic(dataset)] }).catch(() => undefined);
+    await cleanup.disconnect();
+    return {
+      rows,
+      sourceRowsPerSecond: Math.round(rows / sourceSeconds),
+      rawProduceRowsPerSecond: Math.round(rows / rawSeconds),
+      ratio: Number((rawSeconds / sourceSeconds).toFixed(3)),
+    };
+  } finally {
+    await dept.end().catch(() => undefined);
+    await pool.end();
+    await adminQuery(base.databaseUrl, `DROP DATABASE IF EXISTS "${deptDb}" WITH (FORCE)`).catch(() => undefined);
+    await adminQuery(base.databaseUrl, `DROP DATABASE IF EXISTS "${govxDb}" WITH (FORCE)`).catch(() => undefined);
+  }
+}
+
+if (require.main === module) {
+  const rows = Number(process.argv[2] ?? 20_000);
+  benchConnectors(rows).then(
+    (r) => process.stdout.write(`${JSON.stringify({ benchmark: 'connectors.postgres-source', ...r })}\n`),
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { assertInsideRoot } from './fileSource';
+import type { SinkRecord, SinkWriter, SinkWriteResult } from './sinkTask';
+
+/**
+ * Appends records to an NDJSON file, one line each: `{"topic","partition","offset","timestamp","key",
+ * "schemaId","headers","value"}` with the value in natural JSON. A write is fsynced before it resolves, so
+ * the runtime commits offsets only for lines that survive a crash. A failed write is cut back off the file
+ * before it is retried, and a line torn by a crash is cut off when the file is opened again, so the file
+ * stays valid NDJSON. It runs on one worker at a time (see runsOnOneWorker), so nobody else appends meanwhile.
+ */
+export class FileSinkWriter implements SinkWriter {
+  private handle: fs.promises.FileHandle | null = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly fileRoot: string,
+  ) {}
+
+  async open(): Promise<void> {
+    const dir = path.dirname(this.file);
+    await fs.promises.mkdir(dir, { recursive: true });
+    await assertInsideRoot(this.fileRoot, dir, 'file');
+    this.handle = await fs.promises.open(this.file, 'a+');
+    await this.dropTornLine(this.handle);
+  }
+
+  /**
+   * A crash in the middle of a write can leave a last line without its newline. Its records were never
+   * fsynced, so their offsets were never committed and they come again: cut the fragment off first.
+   */
+  private async dropTornLine(handle: fs.promises.FileHandle): Promise<void> {
+    const { size } = await handle.stat();
+    if (size === 0) return;
+    const chunk = Buffer.alloc(Math.min(size, 64 * 1024));
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const lastNewline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (lastNewline >= 0) {
+        const keep = start + lastNewline + 1;
+        if (keep < size) await handle.truncate(keep);
+        return;
+      }
+      end = start;
+    }
+    await handle.truncate(0);
+  }
+
+  async write(records: SinkRecord[]): Promise<SinkWriteResult> {
+    const handle = this.handle!;
+    const text = records
+      .map((r) => JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, schemaId: r.schemaId, headers: r.headers, value: r.value }))
+      .join('\n');
+    const { size } = await handle.stat();
+    try {
+      await handle.write(`${text}\n`);
+      await handle.sync();
+    } catch (err) {
+      await handle.truncate(size).catch(() => undefined);
+      throw err;
+    }
+    return { failed: [] };
+  }
+
+  async close(): Promise<void> {
+    await this.handle?.close().catch(() => undefined);
+    this.handle = null;
+  }
+}

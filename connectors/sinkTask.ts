@@ -1,0 +1,214 @@
+import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { errorMessage } from '../lib/errors';
+import type { FileSinkConfig } from './config';
+import { sendDeadLetters, sinkDeadLetterMessage } from './deadLetter';
+import { UndecodableValue, WireDecoder } from './decode';
+import { ConnectorFailure, TaskStopped, retrying } from './retry';
+import { type ConnectorTask, retryPolicyOf, type TaskContext } from './task';
+
+export type SinkConfig = FileSinkConfig;
+
+/** One record as sinks see it: the value decoded to natural JSON (null for a tombstone), with its origin. */
+export interface SinkRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  /** Kafka's record timestamp, ISO 8601 */
+  timestamp: string;
+  key: string | null;
+  schemaId: number | null;
+  value: unknown;
+  headers: Record<string, string>;
+}
+
+export interface SinkWriteResult {
+  /** records that can never be written (a constraint violation, a value the target cannot hold), by index */
+  failed: Array<{ index: number; errorClass: string; message: string }>;
+}
+
+/**
+ * A connector-specific writer. `write` resolves only once the records are durable (fsync, COMMIT);
+ * any error it throws counts as transient and is retried with backoff, so a permanent per-record problem
+ * must be reported in `failed` instead.
+ */
+export interface SinkWriter {
+  open(): Promise<void>;
+  write(records: SinkRecord[]): Promise<SinkWriteResult>;
+  close(): Promise<void>;
+}
+
+export const sinkGroupId = (connector: string): string => `govx-connect-${connector}`;
+
+interface Failure {
+  index: number;
+  errorClass: string;
+  message: string;
+}
+
+interface ChunkFailure extends Failure {
+  /** how many records of the chunk are durably written and may be committed */
+  commitUpTo: number;
+}
+
+/**
+ * Runs a sink: a consumer in group govx-connect-<name> (several workers share the partitions), without
+ * auto-commit. Each chunk of a batch is decoded, written, and only then its offsets are committed, so a
+ * crash at any moment re-delivers what was not durably written (at-least-once). Undecodable values and
+ * records the writer can never write go to the dead-letter topic (errors.tolerance=all) or fail the connector.
+ */
+export class SinkTask implements ConnectorTask {
+  private consumer: Consumer | null = null;
+  private readonly decoder: WireDecoder;
+  private readonly lags = new Map<string, number>();
+  private failure: Error | null = null;
+  private settle: { resolve: () => void; reject: (err: Error) => void } | null = null;
+
+  constructor(
+    private readonly ctx: TaskContext<SinkConfig>,
+    private readonly writer: SinkWriter,
+  ) {
+    this.decoder = new WireDecoder(ctx.pool);
+  }
+
+  async run(): Promise<void> {
+    const { ctx } = this;
+    const policy = retryPolicyOf(ctx);
+    const finished = new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
+    const onAbort = (): void => this.settle?.resolve();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await retrying('opening the sink', policy, () => this.writer.open());
+      const consumer = ctx.kafka.consumer({ groupId: sinkGroupId(ctx.name), allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+      this.consumer = consumer;
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart) this.fail(new ConnectorFailure(`the Kafka consumer stopped: ${errorMessage(payload.error)}`));
+      });
+      await retrying('subscribing to the topics', policy, async () => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: ctx.config.topics, fromBeginning: true });
+      });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(payload) });
+      await finished;
+    } catch (err) {
+      if (!(err instanceof TaskStopped)) throw err;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      await this.consumer?.disconnect().catch(() => undefined);
+      await this.writer.close().catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.settle?.resolve();
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.settle?.reject(err);
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    try {
+      await this.handleBatch(payload);
+    } catch (err) {
+      // Never thrown back into kafkajs, which would retry the batch on its own terms.
+      if (err instanceof TaskStopped) return;
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { ctx } = this;
+    const { topic, partition } = batch;
+    for (let i = 0; i < batch.messages.length; i += ctx.config.batchMaxRows) {
+      if (this.failure || ctx.signal.aborted || !isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(i, i + ctx.config.batchMaxRows);
+      const failure = await this.writeChunk(topic, partition, chunk, heartbeat);
+      const committed = failure ? failure.commitUpTo : chunk.length;
+      if (committed > 0) {
+        const last = chunk[committed - 1]!.offset;
+        try {
+          await this.consumer!.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+        } catch (err) {
+          // Typically a rebalance: the partition's new owner re-delivers from the last commit (duplicates, never a loss).
+          ctx.log.warn({ topic, partition, offset: last, err: errorMessage(err) }, 'offset commit failed; records will be re-delivered');
+          return;
+        }
+        resolveOffset(last);
+      }
+      if (failure) throw new ConnectorFailure(`${topic}/${partition}@${chunk[failure.index]!.offset}: ${failure.errorClass}: ${failure.message} (errors.tolerance=none)`);
+      await heartbeat();
+    }
+    this.lags.set(`${topic}/${partition}`, Number(batch.offsetLag()));
+    ctx.counters.lag = [...this.lags.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** Writes one chunk durably; returns the first failure when errors.tolerance=none (records before it are written). */
+  private async writeChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<ChunkFailure | null> {
+    const { ctx } = this;
+    const policy = retryPolicyOf(ctx, heartbeat);
+    const records: Array<{ index: number; record: SinkRecord }> = [];
+    const failures: Failure[] = [];
+    for (const [index, m] of chunk.entries()) {
+      const decoded = await retrying('reading the schema', policy, () =>
+        this.decoder.decode(m.value).catch((err: unknown) => {
+          if (err instanceof UndecodableValue) return err;
+          throw err; // a database fault: transient
+        }),
+      );
+      if (decoded instanceof UndecodableValue) {
+        failures.push({ index, errorClass: `undecodable:${decoded.errorClass}`, message: decoded.message });
+        if (ctx.config.errorsTolerance === 'none') break;
+        continue;
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+      records.push({
+        index,
+        record: {
+          topic,
+          partition,
+          offset: m.offset,
+          timestamp: new Date(Number(m.timestamp)).toISOString(),
+          key: m.key === null ? null : m.key.toString('utf8'),
+          schemaId: decoded.schemaId,
+          value: decoded.value,
+          headers,
+        },
+      });
+    }
+    ctx.counters.in += chunk.length;
+    const firstDecodeFailure = ctx.config.errorsTolerance === 'none' ? failures[0] : undefined;
+    const toWrite = firstDecodeFailure ? records.filter((r) => r.index < firstDecodeFailure.index) : records;
+    const result = toWrite.length ? await retrying('writing', policy, () => this.writer.write(toWrite.map((r) => r.record))) : { failed: [] };
+    for (const f of result.failed) failures.push({ ...f, index: toWrite[f.index]!.index });
+    failures.sort((a, b) => a.index - b.index);
+    ctx.counters.out += toWrite.length - result.failed.length;
+    if (failures.length === 0) return null;
+    if (ctx.config.errorsTolerance === 'none') {
+      // Records before an undecodable one are written and may be committed; after a failed write, none of the chunk is.
+      const first = failures[0]!;
+      return { ...first, commitUpTo: firstDecodeFailure && result.failed.length === 0 ? first.index : 0 };
+    }
+    const messages = failures.map((f) => {
+      const m = chunk[f.index]!;
+      return sinkDeadLetterMessage(ctx.name, {
+        key: m.key,
+        value: m.value,
+        headers: m.headers,
+        topic,
+        partition,
+        offset: m.offset,
+        errorClass: f.errorClass,
+        errorMessage: f.message,
+      });
+    });
+    await retrying('writing to the dead-letter topic', policy, () => sendDeadLetters(ctx.exchange, ctx.config.deadLetterTopic!, messages));
+    ctx.counters.dead += messages.length;
+    ctx.log.warn({ topic, partition, count: messages.length, dlq: ctx.config.deadLetterTopic }, 'records dead-lettered');
+    return null;
+  }
+}
