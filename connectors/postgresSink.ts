@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { getSchemaById } from '../catalog/registry/store';
 import type { Pool } from '../lib/db';
+import { ConnectorFailure } from './retry';
 import type { SinkRecord, SinkWriter, SinkWriteResult } from './sinkTask';
 
 /**
@@ -355,6 +356,4 @@ export class PostgresSinkWriter implements SinkWriter {
 }
 
 /** The table cannot be set up as configured: not a record's fault, and retrying will not help. */
-export class SinkSetupError extends Error {
-  override readonly name = 'SinkSetupError';
-}
+export class SinkSetupError extends ConnectorFailure {}
