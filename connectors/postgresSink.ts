@@ -1,0 +1,359 @@
+import pg from 'pg';
+import { getSchemaById } from '../catalog/registry/store';
+import type { Pool } from '../lib/db';
+import { ConnectorFailure } from './retry';
+import type { SinkRecord, SinkWriter, SinkWriteResult } from './sinkTask';
+
+/**
+ * Writes a share topic into a table of the consumer's own PostgreSQL database.
+ *
+ * - The table is created from the record's (derived) Avro schema (`auto.create`) and gains columns when a
+ *   later schema adds fields (`auto.evolve`); nothing is ever dropped.
+ * - `upsert` keys rows by the record key (`_govx_key`); a tombstone deletes the row (`delete.enabled`).
+ * - Each batch commits, in the same transaction, the next offset of every partition it wrote into
+ *   `govx_sink_offsets`, and records below that offset are skipped: a batch redelivered after a crash
+ *   changes nothing, in `insert` mode too.
+ * - Lineage columns say where each row came from: subscription, schema id, topic/partition/offset,
+ *   publish time and trace id.
+ * - A string field annotated `"govx.check": "geojson-geometry"` becomes a PostGIS `geometry(Geometry, 4326)`.
+ */
+
+export interface PostgresSinkOptions {
+  connector: string;
+  connectionUrl: string;
+  /** e.g. `${subscription}` or `civil_affairs.residents`; `${topic}` and `${subscription}` are substituted */
+  tableNameFormat: string;
+  subscription: string | null;
+  insertMode: 'upsert' | 'insert';
+  autoCreate: boolean;
+  autoEvolve: boolean;
+  deleteEnabled: boolean;
+}
+
+type ColumnKind = 'text' | 'integer' | 'bigint' | 'real' | 'double precision' | 'boolean' | 'bytea' | 'date' | 'timestamptz' | 'jsonb' | 'geometry' | `numeric(${number},${number})`;
+
+interface Column {
+  field: string;
+  name: string;
+  kind: ColumnKind;
+}
+
+const LINEAGE = [
+  ['_govx_key', 'text'],
+  ['_govx_subscription', 'text'],
+  ['_govx_schema_id', 'integer'],
+  ['_govx_topic', 'text'],
+  ['_govx_partition', 'integer'],
+  ['_govx_offset', 'bigint'],
+  ['_govx_published_at', 'timestamptz'],
+  ['_govx_trace_id', 'text'],
+] as const;
+
+export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/** `schema.table` or `table`, each part quoted. */
+export function qualifiedName(name: string): string {
+  return name.split('.').map(quoteIdent).join('.');
+}
+
+function columnKindOf(type: unknown, field: Record<string, unknown>): ColumnKind {
+  if (Array.isArray(type)) {
+    const branches = type.filter((t) => t !== 'null');
+    return branches.length === 1 ? columnKindOf(branches[0], field) : 'jsonb';
+  }
+  if (typeof type === 'string') {
+    switch (type) {
+      case 'string':
+        return field['govx.check'] === 'geojson-geometry' ? 'geometry' : 'text';
+      case 'int':
+        return 'integer';
+      case 'long':
+        return 'bigint';
+      case 'float':
+        return 'real';
+      case 'double':
+        return 'double precision';
+      case 'boolean':
+        return 'boolean';
+      case 'bytes':
+        return 'bytea';
+      default:
+        return 'text'; // a named type defined earlier: enums are by far the common case
+    }
+  }
+  const t = type as Record<string, unknown>;
+  const logical = t.logicalType;
+  if (logical === 'date') return 'date';
+  if (logical === 'timestamp-millis' || logical === 'timestamp-micros') return 'timestamptz';
+  if (logical === 'decimal' && typeof t.precision === 'number') return `numeric(${t.precision},${typeof t.scale === 'number' ? t.scale : 0})`;
+  if (t.type === 'enum') return 'text';
+  if (t.type === 'record' || t.type === 'array' || t.type === 'map') return 'jsonb';
+  if (t.type === 'fixed') return 'bytea';
+  return columnKindOf(t.type, field);
+}
+
+/** Columns for a record schema's fields, named as the fields. */
+export function columnsOf(schema: unknown): Column[] {
+  const s = schema as { type?: string; fields?: Array<Record<string, unknown>> };
+  if (s.type !== 'record' || !Array.isArray(s.fields)) throw new Error('a sink table needs a record schema');
+  return s.fields.map((f) => ({ field: String(f.name), name: String(f.name), kind: columnKindOf(f.type, f) }));
+}
+
+function sqlType(kind: ColumnKind): string {
+  return kind === 'geometry' ? 'geometry(Geometry, 4326)' : kind;
+}
+
+/** How a natural-JSON value goes into a parameter, and the placeholder that converts it. */
+function bind(kind: ColumnKind, value: unknown, param: number): { sql: string; value: unknown } {
+  if (value === null || value === undefined) return { sql: `$${param}`, value: null };
+  switch (kind) {
+    case 'geometry':
+      return { sql: `ST_SetSRID(ST_GeomFromGeoJSON($${param}), 4326)`, value: typeof value === 'string' ? value : JSON.stringify(value) };
+    case 'jsonb':
+      return { sql: `$${param}::jsonb`, value: JSON.stringify(value) };
+    case 'bytea':
+      return { sql: `$${param}`, value: Buffer.isBuffer(value) ? value : Buffer.from(String(value)) };
+    default:
+      return { sql: `$${param}`, value };
+  }
+}
+
+/** PostgreSQL errors caused by one record's data (22xxx data exceptions, 23xxx constraint violations, PostGIS XX000 parse errors). */
+function isRecordError(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code.startsWith('22') || code.startsWith('23') || (code === 'XX000' && /geojson|geometry/i.test((err as Error).message));
+}
+
+export class PostgresSinkWriter implements SinkWriter {
+  private target: pg.Pool | null = null;
+  private readonly schemas = new Map<number, Column[]>();
+  private readonly ensured = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly opts: PostgresSinkOptions,
+    private readonly registry: Pool,
+  ) {}
+
+  async open(): Promise<void> {
+    this.target = new pg.Pool({ connectionString: this.opts.connectionUrl, max: 2, application_name: `govx-sink-${this.opts.connector}`, connectionTimeoutMillis: 5000 });
+    this.target.on('error', () => undefined);
+    await this.target.query(`CREATE TABLE IF NOT EXISTS govx_sink_offsets (
+      connector text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (connector, topic, partition))`);
+  }
+
+  async close(): Promise<void> {
+    await this.target?.end().catch(() => undefined);
+    this.target = null;
+  }
+
+  tableFor(topic: string): string {
+    return this.opts.tableNameFormat
+      .replace(/\$\{topic\}/g, topic.replace(/[^A-Za-z0-9_]/g, '_'))
+      .replace(/\$\{subscription\}/g, (this.opts.subscription ?? topic).replace(/[^A-Za-z0-9_]/g, '_'));
+  }
+
+  private async columnsFor(schemaId: number): Promise<Column[]> {
+    let cols = this.schemas.get(schemaId);
+    if (!cols) {
+      const found = await getSchemaById(this.registry, schemaId);
+      if (!found) throw new Error(`schema id ${schemaId} is not in the registry`);
+      cols = columnsOf(JSON.parse(found.schema));
+      this.schemas.set(schemaId, cols);
+    }
+    return cols;
+  }
+
+  /** Creates the table or adds the columns this schema needs; remembers what exists. */
+  private async ensureTable(client: pg.PoolClient, table: string, cols: Column[]): Promise<void> {
+    let known = this.ensured.get(table);
+    if (known && cols.every((c) => known!.has(c.name))) return;
+    const name = qualifiedName(table);
+    const { rows } = await client.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = coalesce($1, current_schema()) AND table_name = $2`,
+      table.includes('.') ? [table.split('.')[0], table.split('.')[1]] : [null, table],
+    );
+    known = new Set(rows.map((r) => r.column_name));
+    if (known.size === 0) {
+      if (!this.opts.autoCreate) throw new SinkSetupError(`table ${table} does not exist and auto.create is false`);
+      if (cols.some((c) => c.kind === 'geometry')) await client.query('CREATE EXTENSION IF NOT EXISTS postgis');
+      if (table.includes('.')) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.split('.')[0]!)}`);
+      const lineage = LINEAGE.map(([n, t]) => `${quoteIdent(n)} ${t}${n === '_govx_key' && this.opts.insertMode === 'upsert' ? ' PRIMARY KEY' : ''}`);
+      const data = cols.map((c) => `${quoteIdent(c.name)} ${sqlType(c.kind)}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${name} (${[...lineage, ...data, '"_govx_written_at" timestamptz NOT NULL DEFAULT now()'].join(', ')})`);
+      known = new Set([...LINEAGE.map(([n]) => n), ...cols.map((c) => c.name), '_govx_written_at']);
+    } else {
+      const missing = cols.filter((c) => !known!.has(c.name));
+      if (missing.length > 0) {
+        if (!this.opts.autoEvolve) throw new SinkSetupError(`table ${table} lacks column(s) ${missing.map((c) => c.name).join(', ')} and auto.evolve is false`);
+        if (missing.some((c) => c.kind === 'geometry')) await client.query('CREATE EXTENSION IF NOT EXISTS postgis');
+        for (const c of missing) await client.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${sqlType(c.kind)}`);
+        for (const c of missing) known.add(c.name);
+      }
+    }
+    this.ensured.set(table, known);
+  }
+
+  async write(records: SinkRecord[]): Promise<SinkWriteResult> {
+    const client = await this.target!.connect();
+    try {
+      await client.query('BEGIN');
+      const fresh = await this.unseen(client, records);
+      const failed: SinkWriteResult['failed'] = [];
+      if (await this.tryBulk(client, fresh.map((f) => f.record))) {
+        await this.saveOffsets(client, records);
+        await client.query('COMMIT');
+        return { failed };
+      }
+      for (const { index, record } of fresh) {
+        await client.query('SAVEPOINT rec');
+        try {
+          await this.apply(client, record);
+          await client.query('RELEASE SAVEPOINT rec');
+        } catch (err) {
+          await client.query('ROLLBACK TO SAVEPOINT rec');
+          if (err instanceof SinkSetupError || !isRecordError(err)) throw err;
+          failed.push({ index, errorClass: `postgres:${(err as { code?: string }).code ?? 'error'}`, message: (err as Error).message });
+        }
+      }
+      await this.saveOffsets(client, records);
+      await client.query('COMMIT');
+      return { failed };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Records at or past the committed position of their partition (the rest were written before a crash). */
+  private async unseen(client: pg.PoolClient, records: SinkRecord[]): Promise<Array<{ index: number; record: SinkRecord }>> {
+    const parts = [...new Set(records.map((r) => `${r.topic}\u0000${r.partition}`))];
+    const next = new Map<string, bigint>();
+    for (const p of parts) {
+      const [topic, partition] = p.split('\u0000') as [string, string];
+      const { rows } = await client.query<{ next_offset: string }>(
+        'SELECT next_offset FROM govx_sink_offsets WHERE connector = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
+        [this.opts.connector, topic, Number(partition)],
+      );
+      if (rows[0]) next.set(p, BigInt(rows[0].next_offset));
+    }
+    return records
+      .map((record, index) => ({ index, record }))
+      .filter(({ record }) => BigInt(record.offset) >= (next.get(`${record.topic}\u0000${record.partition}`) ?? -1n));
+  }
+
+  private async saveOffsets(client: pg.PoolClient, records: SinkRecord[]): Promise<void> {
+    const last = new Map<string, SinkRecord>();
+    for (const r of records) {
+      const k = `${r.topic}\u0000${r.partition}`;
+      const seen = last.get(k);
+      if (!seen || BigInt(r.offset) > BigInt(seen.offset)) last.set(k, r);
+    }
+    for (const r of last.values()) {
+      await client.query(
+        `INSERT INTO govx_sink_offsets (connector, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = greatest(govx_sink_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`,
+        [this.opts.connector, r.topic, r.partition, (BigInt(r.offset) + 1n).toString()],
+      );
+    }
+  }
+
+  /**
+   * The fast path: one multi-row statement per few hundred records, when they share one schema and hold
+   * no tombstone. Upserts keep each key's last record (the final state is the same). On a record error it
+   * rolls back and returns false, and the caller writes record by record to find the bad ones.
+   */
+  private async tryBulk(client: pg.PoolClient, records: SinkRecord[]): Promise<boolean> {
+    if (records.length < 2) return false;
+    const schemaId = records[0]!.schemaId;
+    if (records.some((r) => r.value === null || r.schemaId !== schemaId || r.topic !== records[0]!.topic)) return false;
+    let rows = records;
+    if (this.opts.insertMode === 'upsert') {
+      const lastByKey = new Map<string | null, SinkRecord>();
+      for (const r of records) lastByKey.set(r.key, r);
+      if (lastByKey.has(null)) return false;
+      rows = [...lastByKey.values()];
+    }
+    await client.query('SAVEPOINT bulk');
+    try {
+      for (let i = 0; i < rows.length; i += 500) await this.insertRows(client, rows.slice(i, i + 500));
+      await client.query('RELEASE SAVEPOINT bulk');
+      return true;
+    } catch (err) {
+      await client.query('ROLLBACK TO SAVEPOINT bulk');
+      if (err instanceof SinkSetupError || !isRecordError(err)) throw err;
+      return false;
+    }
+  }
+
+  private async insertRows(client: pg.PoolClient, records: SinkRecord[]): Promise<void> {
+    const table = this.tableFor(records[0]!.topic);
+    const cols = await this.columnsFor(records[0]!.schemaId!);
+    await this.ensureTable(client, table, cols);
+    const params: unknown[] = [];
+    let names: string[] = [];
+    const tuples: string[] = [];
+    for (const record of records) {
+      const row = this.rowOf(record, cols, params);
+      names = row.names;
+      tuples.push(`(${row.placeholders.join(', ')})`);
+    }
+    let sql = `INSERT INTO ${qualifiedName(table)} (${names.join(', ')}) VALUES ${tuples.join(', ')}`;
+    if (this.opts.insertMode === 'upsert') sql += ` ON CONFLICT ("_govx_key") DO UPDATE SET ${names.filter((n) => n !== '"_govx_key"').map((n) => `${n} = EXCLUDED.${n}`).join(', ')}`;
+    await client.query(sql, params);
+  }
+
+  private rowOf(record: SinkRecord, cols: Column[], params: unknown[]): { names: string[]; placeholders: string[] } {
+    const value = record.value as Record<string, unknown>;
+    const names: string[] = [];
+    const placeholders: string[] = [];
+    const add = (name: string, kind: ColumnKind, v: unknown): void => {
+      const b = bind(kind, v, params.length + 1);
+      names.push(quoteIdent(name));
+      placeholders.push(b.sql);
+      params.push(b.value);
+    };
+    add('_govx_key', 'text', record.key);
+    add('_govx_subscription', 'text', record.headers['govx-subscription'] ?? this.opts.subscription);
+    add('_govx_schema_id', 'integer', record.schemaId);
+    add('_govx_topic', 'text', record.topic);
+    add('_govx_partition', 'integer', record.partition);
+    add('_govx_offset', 'bigint', record.offset);
+    add('_govx_published_at', 'timestamptz', record.headers['govx-published-at'] ?? null);
+    add('_govx_trace_id', 'text', record.headers['govx-trace-id'] ?? null);
+    for (const c of cols) add(c.name, c.kind, value[c.field]);
+    add('_govx_written_at', 'timestamptz', new Date().toISOString());
+    return { names, placeholders };
+  }
+
+  private async apply(client: pg.PoolClient, record: SinkRecord): Promise<void> {
+    const table = this.tableFor(record.topic);
+    if (record.value === null) {
+      if (!this.opts.deleteEnabled || record.key === null || this.opts.insertMode !== 'upsert') return;
+      if (this.ensured.has(table) || (await this.tableExists(client, table))) {
+        await client.query(`DELETE FROM ${qualifiedName(table)} WHERE "_govx_key" = $1`, [record.key]);
+      }
+      return;
+    }
+    const cols = await this.columnsFor(record.schemaId!);
+    await this.ensureTable(client, table, cols);
+    const params: unknown[] = [];
+    const { names, placeholders } = this.rowOf(record, cols, params);
+    let sql = `INSERT INTO ${qualifiedName(table)} (${names.join(', ')}) VALUES (${placeholders.join(', ')})`;
+    if (this.opts.insertMode === 'upsert') {
+      const updates = names.filter((n) => n !== '"_govx_key"').map((n) => `${n} = EXCLUDED.${n}`);
+      sql += ` ON CONFLICT ("_govx_key") DO UPDATE SET ${updates.join(', ')}`;
+    }
+    await client.query(sql, params);
+  }
+
+  private async tableExists(client: pg.PoolClient, table: string): Promise<boolean> {
+    const { rows } = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [qualifiedName(table)]);
+    return rows[0]?.t !== null && rows[0]?.t !== undefined;
+  }
+}
+
+/** The table cannot be set up as configured: not a record's fault, and retrying will not help. */
+export class SinkSetupError extends ConnectorFailure {}
