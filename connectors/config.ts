@@ -7,7 +7,7 @@ import path from 'node:path';
  */
 
 export const sourceClasses = ['postgres-source', 'file-source'] as const;
-export const sinkClasses = ['file-sink'] as const;
+export const sinkClasses = ['file-sink', 'postgres-sink', 'http-sink'] as const;
 export const connectorClasses = [...sourceClasses, ...sinkClasses] as const;
 export type ConnectorClass = (typeof connectorClasses)[number];
 export type ConnectorKind = 'source' | 'sink';
@@ -26,6 +26,7 @@ const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62}
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const DATASET_ID = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const SUBSCRIPTION_ID = /^sub-[a-z0-9]{20}$/;
 /** Topics a department's connector may dead-letter into besides its dataset's own DLQ topic. */
 const CONNECT_DLQ_PREFIX = 'govx.dlq.connect.';
 
@@ -80,7 +81,38 @@ export interface FileSinkConfig extends CommonConfig {
   batchMaxRows: number;
 }
 
-export type ConnectorConfig = PostgresSourceConfig | FileSourceConfig | FileSinkConfig;
+export interface PostgresSinkConfig extends CommonConfig {
+  connectorClass: 'postgres-sink';
+  subscription: string;
+  /** derived: the subscription's share topic */
+  topics: string[];
+  connectionUrl: string;
+  connectionUser: string | null;
+  connectionPassword: string | null;
+  tableNameFormat: string;
+  insertMode: 'upsert' | 'insert';
+  pkMode: 'record_key';
+  autoCreate: boolean;
+  autoEvolve: boolean;
+  deleteEnabled: boolean;
+  batchMaxRows: number;
+}
+
+export interface HttpSinkConfig extends CommonConfig {
+  connectorClass: 'http-sink';
+  subscription: string;
+  topics: string[];
+  url: string;
+  hmacSecret: string | null;
+  timeoutMs: number;
+  allowPrivate: boolean;
+  batchMaxRows: number;
+}
+
+/** Sinks that deliver one subscription's share topic to the consuming department. */
+export type SubscriptionSinkConfig = PostgresSinkConfig | HttpSinkConfig;
+
+export type ConnectorConfig = PostgresSourceConfig | FileSourceConfig | FileSinkConfig | PostgresSinkConfig | HttpSinkConfig;
 
 export interface ValidationContext {
   /** Every file a connector reads or writes must lie under this directory. */
@@ -133,6 +165,29 @@ export const keySpecs: Record<ConnectorClass, Record<string, KeySpec>> = {
     topics: { doc: 'comma-separated govx topics to write', required: true },
     file: { doc: 'the NDJSON file records are appended to', required: true },
     'batch.max.rows': { doc: 'records per write (and fsync)', default: '500' },
+  },
+  'postgres-sink': {
+    ...commonKeys,
+    subscription: { doc: 'the subscription whose share topic is written (sub-…)', required: true },
+    'connection.url': { doc: "the consumer's database: postgresql://host:5432/db (or jdbc:postgresql://…)", required: true },
+    'connection.user': { doc: 'user name (or in the URL)' },
+    'connection.password': { doc: 'password (or in the URL); never returned' },
+    'table.name.format': { doc: 'target table, optionally schema-qualified; ${subscription} and ${topic} are replaced', default: '${subscription}' },
+    'insert.mode': { doc: '`upsert` (by the record key) or `insert` (append)', default: 'upsert' },
+    'pk.mode': { doc: '`record_key`: the record key is the primary key (column _govx_key)', default: 'record_key' },
+    'auto.create': { doc: 'create the table from the derived schema', default: 'true' },
+    'auto.evolve': { doc: 'add columns when the derived schema gains fields', default: 'true' },
+    'delete.enabled': { doc: 'a tombstone deletes the row (upsert mode)', default: 'true' },
+    'batch.max.rows': { doc: 'records per transaction', default: '500' },
+  },
+  'http-sink': {
+    ...commonKeys,
+    subscription: { doc: 'the subscription whose share topic is delivered (sub-…)', required: true },
+    'http.url': { doc: "the consumer's webhook: http(s)://host/path", required: true },
+    'hmac.secret': { doc: 'shared secret for the X-Govx-Signature header; never returned' },
+    'http.timeout.ms': { doc: 'how long one POST may take', default: '10000' },
+    'http.allow.private': { doc: 'allow loopback, link-local and private addresses (for a webhook inside the same network)', default: 'false' },
+    'batch.max.rows': { doc: 'records per POST', default: '100' },
   },
 };
 
@@ -405,6 +460,63 @@ export function validateConnectorConfig(name: string, raw: RawConfig, ctx: Valid
         topics,
         file: file ? path.resolve(ctx.fileRoot, file) : '',
         batchMaxRows: r.int('batch.max.rows', 1, 100_000),
+      };
+      break;
+    }
+    case 'postgres-sink': {
+      const common = readCommon(r, name, raw, connectorDlq);
+      const subscription = r.string('subscription', SUBSCRIPTION_ID, 'a subscription id (sub-…)');
+      const connectionUrl = r.string('connection.url');
+      const url = connectionUrl ? toPostgresUrl(connectionUrl) : null;
+      if (connectionUrl && !url) r.problem('connection.url', 'config.connection.url must be a PostgreSQL URL such as postgresql://host:5432/db');
+      else if (url && url.pathname.length <= 1) r.problem('connection.url', 'config.connection.url must name a database');
+      else if (url) {
+        const govx = toPostgresUrl(ctx.govxDatabaseUrl);
+        if (govx && sameDatabase(url, govx)) r.problem('connection.url', "config.connection.url must not point at govx's own database");
+      }
+      const tableNameFormat = r.string('table.name.format');
+      const probe = tableNameFormat.replace(/\$\{(subscription|topic)\}/g, 'x');
+      if (tableNameFormat && !TABLE_NAME.test(probe)) r.problem('table.name.format', 'config.table.name.format must be a table name, optionally schema-qualified, with ${subscription} or ${topic}');
+      config = {
+        ...common,
+        connectorClass,
+        subscription,
+        topics: subscription ? [`govx.share.${subscription}`] : [],
+        connectionUrl,
+        connectionUser: r.optional('connection.user'),
+        connectionPassword: r.optional('connection.password'),
+        tableNameFormat,
+        insertMode: r.oneOf('insert.mode', ['upsert', 'insert'] as const),
+        pkMode: r.oneOf('pk.mode', ['record_key'] as const),
+        autoCreate: r.oneOf('auto.create', ['true', 'false'] as const) === 'true',
+        autoEvolve: r.oneOf('auto.evolve', ['true', 'false'] as const) === 'true',
+        deleteEnabled: r.oneOf('delete.enabled', ['true', 'false'] as const) === 'true',
+        batchMaxRows: r.int('batch.max.rows', 1, 100_000),
+      };
+      break;
+    }
+    case 'http-sink': {
+      const common = readCommon(r, name, raw, connectorDlq);
+      const subscription = r.string('subscription', SUBSCRIPTION_ID, 'a subscription id (sub-…)');
+      const url = r.string('http.url');
+      let parsed: URL | null = null;
+      try {
+        parsed = url ? new URL(url) : null;
+      } catch {
+        parsed = null;
+      }
+      if (url && (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))) r.problem('http.url', 'config.http.url must be an http:// or https:// URL');
+      else if (parsed && (parsed.username || parsed.password)) r.problem('http.url', 'config.http.url must not carry credentials; use hmac.secret');
+      config = {
+        ...common,
+        connectorClass,
+        subscription,
+        topics: subscription ? [`govx.share.${subscription}`] : [],
+        url,
+        hmacSecret: r.optional('hmac.secret'),
+        timeoutMs: r.int('http.timeout.ms', 100, 300_000),
+        allowPrivate: r.oneOf('http.allow.private', ['false', 'true'] as const) === 'true',
+        batchMaxRows: r.int('batch.max.rows', 1, 10_000),
       };
       break;
     }

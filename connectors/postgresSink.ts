@@ -21,6 +21,8 @@ import type { SinkRecord, SinkWriter, SinkWriteResult } from './sinkTask';
 export interface PostgresSinkOptions {
   connector: string;
   connectionUrl: string;
+  connectionUser?: string | null;
+  connectionPassword?: string | null;
   /** e.g. `${subscription}` or `civil_affairs.residents`; `${topic}` and `${subscription}` are substituted */
   tableNameFormat: string;
   subscription: string | null;
@@ -135,7 +137,15 @@ export class PostgresSinkWriter implements SinkWriter {
   ) {}
 
   async open(): Promise<void> {
-    this.target = new pg.Pool({ connectionString: this.opts.connectionUrl, max: 2, application_name: `govx-sink-${this.opts.connector}`, connectionTimeoutMillis: 5000 });
+    const url = new URL(this.opts.connectionUrl.startsWith('jdbc:') ? this.opts.connectionUrl.slice(5) : this.opts.connectionUrl);
+    this.target = new pg.Pool({
+      connectionString: url.toString(),
+      user: this.opts.connectionUser ?? (url.username ? decodeURIComponent(url.username) : undefined),
+      password: this.opts.connectionPassword ?? (url.password ? decodeURIComponent(url.password) : undefined),
+      max: 2,
+      application_name: `govx-sink-${this.opts.connector}`,
+      connectionTimeoutMillis: 5000,
+    });
     this.target.on('error', () => undefined);
     await this.target.query(`CREATE TABLE IF NOT EXISTS govx_sink_offsets (
       connector text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,

@@ -13,6 +13,8 @@ import { createKafka } from '../lib/kafka';
 import type { Logger } from '../lib/logger';
 import { type ConnectorConfig, connectFileRoot, kindOf, runsOnOneWorker, validateConnectorConfig } from './config';
 import { FileSinkWriter } from './fileSink';
+import { HttpSinkWriter } from './httpSink';
+import { PostgresSinkWriter } from './postgresSink';
 import { FileSourceReader } from './fileSource';
 import { PostgresSourceReader } from './postgresSource';
 import { TaskStopped, sleep } from './retry';
@@ -205,6 +207,30 @@ export class ConnectWorker {
         return new SourceTask({ ...ctx, config }, new FileSourceReader(ctx.name, config, ctx.pool, ctx.runtimes, ctx.fileRoot));
       case 'file-sink':
         return new SinkTask({ ...ctx, config }, new FileSinkWriter(config.file, ctx.fileRoot));
+      case 'postgres-sink':
+        return new SinkTask(
+          { ...ctx, config },
+          new PostgresSinkWriter(
+            {
+              connector: ctx.name,
+              connectionUrl: config.connectionUrl,
+              connectionUser: config.connectionUser,
+              connectionPassword: config.connectionPassword,
+              tableNameFormat: config.tableNameFormat,
+              subscription: config.subscription,
+              insertMode: config.insertMode,
+              autoCreate: config.autoCreate,
+              autoEvolve: config.autoEvolve,
+              deleteEnabled: config.deleteEnabled,
+            },
+            ctx.pool,
+          ),
+        );
+      case 'http-sink':
+        return new SinkTask(
+          { ...ctx, config },
+          new HttpSinkWriter({ connector: ctx.name, url: config.url, hmacSecret: config.hmacSecret, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate }),
+        );
     }
   }
 

@@ -1,6 +1,7 @@
 import express, { type Request, type Response, Router } from 'express';
 import { appendAudit } from '../catalog/audit';
 import { getDataset } from '../catalog/datasets';
+import { getSubscription } from '../catalog/subscriptions';
 import type { Principal } from '../catalog/keys';
 import {
   type ConfigProblem,
@@ -90,9 +91,22 @@ export function connectorRouter(deps: ConnectorRouteDeps): Router {
       await audit(res, 'connector.create', name, 'denied', { reason: message });
       throw new ForbiddenError(message);
     }
-    // Sinks read topics; until subscriptions exist, only admins may read a dataset topic through one.
+    if ('subscription' in config) {
+      // A subscription sink delivers to the consuming department: its stewards run it. To anyone else the
+      // subscription does not exist, as everywhere in govx.
+      const sub = await getSubscription(deps.pool, config.subscription);
+      if (!sub || (p.role !== 'admin' && sub.consumer !== p.department)) {
+        await audit(res, 'connector.create', name, 'denied', { reason: 'subscription not visible', subscription: config.subscription });
+        throw invalid([{ key: 'subscription', message: `config.subscription: no subscription "${config.subscription}" of yours` }]);
+      }
+      if (sub.status !== 'approved') {
+        throw new ConflictError('connector.subscription_not_active', `subscription ${sub.id} is ${sub.status}; a sink can deliver only an approved subscription`);
+      }
+      return sub.consumer;
+    }
+    // The file sink reads any govx topic, dataset topics included: administrators only.
     if (p.role === 'admin') return p.department;
-    const message = 'sink connectors on dataset topics are for admins; departments will run sinks on their own subscriptions';
+    const message = 'file-sink connectors read govx topics directly and are for admins; departments run postgres-sink or http-sink on their own subscriptions';
     await audit(res, 'connector.create', name, 'denied', { reason: message });
     throw new ForbiddenError(message);
   };

@@ -27,6 +27,8 @@ export interface ConnectTestStack extends TestStack {
    * records keep them off the shared dataset topic, which other suites read from its beginning.
    */
   privateResidents: () => Promise<string>;
+  /** The same for any seed dataset (`geospatial.buildings`, …): owner, sharing and schema as in the seed. */
+  privateCopy: (seedId: string) => Promise<string>;
   /** Topics deleted when the stack closes. */
   dropTopicsOnClose: (...topics: string[]) => void;
 }
@@ -40,6 +42,14 @@ export async function startConnectTestStack(label: string): Promise<ConnectTestS
   const api = (method: string, p: string, body?: unknown, key = admin) => httpJson(`${stack.url}${p}`, { method, key, body });
   const config = loadConfig({ ...process.env, ...env });
   const topicsToDrop = new Set<string>();
+  const privateCopy = async (seedId: string): Promise<string> => {
+    const seed = readCatalogFile(seedCatalogFile).find((d) => d.definition.id === seedId)!;
+    const id = `conntest.${seedId.split('.')[1]}-${crypto.randomBytes(4).toString('hex')}`;
+    await applyCatalog(stack.pool, [{ ...seed, definition: { ...seed.definition, id, schemaSubject: defaultSchemaSubject(id) } }], { actor: 'info-office' });
+    topicsToDrop.add(`govx.dataset.${id}`);
+    topicsToDrop.add(`govx.dlq.${id}`);
+    return id;
+  };
   return {
     ...stack,
     fileRoot,
@@ -62,17 +72,10 @@ export async function startConnectTestStack(label: string): Promise<ConnectTestS
       }
       throw new Error(`connector ${name} never reached the expected status; last: ${JSON.stringify(last)}`);
     },
-    privateResidents: async () => {
-      const residents = readCatalogFile(seedCatalogFile).find((d) => d.definition.id === 'population.residents')!;
-      const id = `conntest.residents-${crypto.randomBytes(4).toString('hex')}`;
-      await applyCatalog(stack.pool, [{ ...residents, definition: { ...residents.definition, id, schemaSubject: defaultSchemaSubject(id) } }], {
-        actor: 'info-office',
-      });
-      topicsToDrop.add(`govx.dataset.${id}`);
-      topicsToDrop.add(`govx.dlq.${id}`);
-      return id;
-    },
+    privateResidents: async () => privateCopy('population.residents'),
+    privateCopy: async (seedId: string) => privateCopy(seedId),
     dropTopicsOnClose: (...topics) => topics.forEach((t) => topicsToDrop.add(t)),
+
     close: async () => {
       await stack.close();
       fs.rmSync(fileRoot, { recursive: true, force: true });
