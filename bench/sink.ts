@@ -1,0 +1,155 @@
+/**
+ * Sink connector throughput: rows/s of postgres-sink (Kafka share topic → decode → upsert with offsets in
+ * the same transaction → commit) against a raw `COPY … FROM STDIN` of the same rows into the same target
+ * database in the same run. Run: `npm run build && node dist/bench/sink.js [rows]`.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { migrate } from '../catalog/migrate';
+import { registerSchema } from '../catalog/registry/store';
+import { deriveShareSchema } from '../catalog/sharingPolicy';
+import { insertConnector } from '../connectors/store';
+import { ConnectWorker } from '../connectors/worker';
+import { toWireFormat } from '../gateway/publish/stages';
+import { loadConfig } from '../lib/config';
+import { createPool, ensureDatabase } from '../lib/db';
+import { createLogger } from '../lib/logger';
+import { projectPath } from '../lib/paths';
+import { compileNaturalType } from '../schemas/codec';
+import { generateSample } from '../schemas/samples';
+
+export interface SinkBenchResult {
+  rows: number;
+  sinkRowsPerSecond: number;
+  rawCopyRowsPerSecond: number;
+  ratio: number;
+}
+
+const url = (base: string, db: string): string => {
+  const u = new URL(base);
+  u.pathname = `/${db}`;
+  return u.toString();
+};
+
+async function admin(base: string, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url(base, 'postgres') });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+const csvField = (v: unknown): string => (v === null || v === undefined ? '' : `"${String(v).replace(/"/g, '""')}"`);
+
+export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
+  const base = loadConfig();
+  const stamp = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
+  const govxDb = `govx_bench_${stamp}`;
+  const targetDb = `govx_bench_target_${stamp}`;
+  const config = loadConfig({ ...process.env, DATABASE_URL: url(base.databaseUrl, govxDb), GOVX_CONNECT_POLL_MS: '100' });
+  const log = createLogger('warn', 'govx-bench');
+  await ensureDatabase(config.databaseUrl, log);
+  await admin(base.databaseUrl, `CREATE DATABASE "${targetDb}"`);
+  const pool = createPool(config.databaseUrl, { max: 4 });
+  const target = new pg.Client({ connectionString: url(base.databaseUrl, targetDb) });
+  await target.connect();
+  const kafka = new Kafka({ clientId: 'govx-bench', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
+  const subscription = `sub-${crypto.randomBytes(10).toString('hex')}`;
+  const topic = `govx.share.${subscription}`;
+  let worker: ConnectWorker | null = null;
+  try {
+    await migrate(pool, log);
+    // what a civil-affairs subscription to residents receives: six fields, three of them masked
+    const residents = JSON.parse(fs.readFileSync(projectPath('schemas', 'population.residents.avsc'), 'utf8'));
+    const granted = [
+      { name: 'name', delivery: 'partial' as const },
+      { name: 'gender', delivery: 'clear' as const },
+      { name: 'birth_date', delivery: 'clear' as const },
+      { name: 'household_district', delivery: 'clear' as const },
+      { name: 'address', delivery: 'partial' as const },
+      { name: 'updated_at', delivery: 'clear' as const },
+    ];
+    const schema = deriveShareSchema(residents, granted, subscription);
+    const schemaId = (await registerSchema(pool, `${topic}-value`, JSON.stringify(schema))).id;
+    const type = compileNaturalType(schema);
+    const records = generateSample('population.residents', rows, 77).map((r, i) => ({
+      key: `k${i}`,
+      value: { name: r.name, gender: r.gender, birth_date: r.birth_date, household_district: r.household_district, address: r.address, updated_at: r.updated_at },
+    }));
+
+    const kadmin = kafka.admin();
+    await kadmin.connect();
+    await kadmin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] });
+    await kadmin.disconnect();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    for (let i = 0; i < records.length; i += 2000) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: records.slice(i, i + 2000).map((r) => ({ key: r.key, value: toWireFormat(schemaId, type.toBuffer(r.value)), headers: { 'govx-subscription': subscription } })),
+      });
+    }
+    await producer.disconnect();
+
+    // raw: the same rows with COPY into a table of the same shape
+    await target.query(`CREATE TABLE raw_copy (_govx_key text PRIMARY KEY, name text, gender text, birth_date date, household_district text, address text, updated_at timestamptz)`);
+    const csv = records.map((r) => [r.key, r.value.name, r.value.gender, r.value.birth_date, r.value.household_district, r.value.address, r.value.updated_at].map(csvField).join(',')).join('\n');
+    const rawStarted = process.hrtime.bigint();
+    await pipeline(Readable.from([csv]), target.query(copyFrom('COPY raw_copy FROM STDIN WITH (FORMAT csv)')));
+    const rawSeconds = Number(process.hrtime.bigint() - rawStarted) / 1e9;
+
+    // the connector, from an empty consumer group to every row committed in the table
+    const name = `bench-sink-${stamp}`;
+    await insertConnector(pool, {
+      name,
+      connectorClass: 'postgres-sink',
+      owner: 'civil-affairs',
+      config: { 'connector.class': 'postgres-sink', subscription, 'connection.url': url(base.databaseUrl, targetDb), 'table.name.format': 'residents', 'batch.max.rows': '500' },
+      createdBy: 'bench',
+    });
+    const started = process.hrtime.bigint();
+    worker = await ConnectWorker.start(config, log, { accepts: (d) => d.name === name });
+    for (;;) {
+      const exists = (await target.query(`SELECT to_regclass('residents') AS t`)).rows[0].t;
+      if (exists && Number((await target.query('SELECT count(*) AS n FROM residents')).rows[0].n) >= rows) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sinkSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return {
+      rows,
+      sinkRowsPerSecond: Math.round(rows / sinkSeconds),
+      rawCopyRowsPerSecond: Math.round(rows / rawSeconds),
+      ratio: Math.round((rawSeconds / sinkSeconds) * 1000) / 1000,
+    };
+  } finally {
+    await worker?.close();
+    await target.end();
+    await pool.end();
+    const kadmin = kafka.admin();
+    await kadmin.connect().then(() => kadmin.deleteTopics({ topics: [topic] })).catch(() => undefined);
+    await kadmin.disconnect().catch(() => undefined);
+    await admin(base.databaseUrl, `DROP DATABASE IF EXISTS "${targetDb}" WITH (FORCE)`).catch(() => undefined);
+    await admin(base.databaseUrl, `DROP DATABASE IF EXISTS "${govxDb}" WITH (FORCE)`).catch(() => undefined);
+  }
+}
+
+if (require.main === module) {
+  benchSink(Number(process.argv[2] ?? 20_000)).then(
+    (r) => {
+      process.stdout.write(`${JSON.stringify({ bench: 'sink', ...r }, null, 2)}\n`);
+      process.stdout.write(`| rows | postgres-sink rows/s | raw COPY rows/s | ratio |\n| ---: | ---: | ---: | ---: |\n| ${r.rows} | ${r.sinkRowsPerSecond} | ${r.rawCopyRowsPerSecond} | ${r.ratio} |\n`);
+    },
+    (err: unknown) => {
+      process.stderr.write(`bench sink failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
