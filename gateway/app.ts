@@ -6,6 +6,7 @@ import { auditRouter } from './auditRoutes';
 import { catalogRouter } from './catalogRoutes';
 import type { KafkaExchange } from './exchange';
 import { healthRouter } from './health';
+import { loadOpenApiDocument, openApiRouter, requestValidation } from './apiSpec';
 import type { GatewayMetrics } from './metrics';
 import { KeyAuthenticator, authenticate } from './middleware/auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
@@ -57,7 +58,9 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   app.use(requestId);
   app.use(observe(deps.metrics));
+  const openApi = loadOpenApiDocument();
   app.use(healthRouter({ ...deps, isAccepting: deps.isAccepting ?? (() => true) }));
+  app.use(openApiRouter(openApi));
   app.use('/v1', authenticate(keys));
   app.use(
     publishRouter({
@@ -77,6 +80,8 @@ export function createApp(deps: AppDeps): GatewayApp {
       ),
     }),
   );
+  // The publish route reads its own body (bytes, depth-checked, fingerprinted); everything after is validated against the spec.
+  app.use(requestValidation(openApi, { maxBodyBytes: Math.min(deps.config.maxBodyBytes, 4 * 1024 * 1024), maxJsonDepth: deps.config.maxJsonDepth }));
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(auditRouter({ pool: deps.pool }));
   app.use(notFoundRoute);
