@@ -57,11 +57,14 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   const { valid, rejected } = validateRecords(runtime, req.records, new Set(preRejected.map((e) => e.index)), deps.maxStringLength);
   const allRejected = [...preRejected, ...rejected].sort((a, b) => a.index - b.index);
   const labels = { dataset: runtime.dataset.id, department: principal.department };
+  const timer = deps.metrics.publishDuration.startTimer(labels);
+  deps.metrics.publishBatchSize.observe(labels, req.records.length);
   const topic = datasetTopic(runtime.dataset.id);
 
   if (req.atomic && allRejected.length > 0) {
     deps.metrics.publishRecords.inc({ ...labels, outcome: 'rejected' }, req.records.length);
     deps.metrics.publishBatches.inc({ ...labels, outcome: 'rejected' });
+    timer({ outcome: 'rejected' });
     throw new GovxError(422, 'publish.rejected', `${allRejected.length} of ${req.records.length} records are invalid; none were published (atomic)`, {
       details: { accepted: 0, rejected: allRejected },
     });
@@ -92,6 +95,7 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   ]);
   if (produced.status === 'rejected') {
     deps.metrics.publishBatches.inc({ ...labels, outcome: 'unavailable' });
+    timer({ outcome: 'unavailable' });
     throw produced.reason;
   }
   const offsets: PublishOutcome['offsets'] = produced.value;
@@ -105,7 +109,8 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   deps.metrics.produceDuration.observe({ dataset: runtime.dataset.id }, Number(process.hrtime.bigint() - started) / 1e9);
   deps.metrics.publishRecords.inc({ ...labels, outcome: 'accepted' }, valid.length);
   if (allRejected.length) deps.metrics.publishRecords.inc({ ...labels, outcome: 'rejected' }, allRejected.length);
-  deps.metrics.publishBatches.inc({ ...labels, outcome: allRejected.length === 0 ? 'ok' : valid.length ? 'partial' : 'rejected' });
+  const outcome = allRejected.length === 0 ? 'ok' : valid.length ? 'partial' : 'rejected';
+  deps.metrics.publishBatches.inc({ ...labels, outcome });
 
   if (valid.length > 0) {
     await appendAudit(deps.pool, {
@@ -117,6 +122,7 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
       details: { accepted: valid.length, rejected: allRejected.length, schemaId: runtime.schemaId, topic, offsets },
     }).catch((err: unknown) => deps.log.error({ err, requestId: req.requestId }, 'audit append failed for an accepted batch'));
   }
+  timer({ outcome });
   deps.log.debug({ dataset: runtime.dataset.id, accepted: valid.length, rejected: allRejected.length }, 'published');
   return { accepted: valid.length, rejected: allRejected, topic, offsets };
 }

@@ -309,6 +309,21 @@ describe('limits on what a request may hold', () => {
   });
 });
 
+describe('the audit trail of publishing', () => {
+  it('holds one entry per accepted request with its counts, offset ranges and request id', async () => {
+    const [good, bad] = generateSample(DATASET, 2);
+    const res = await publish({ records: [good, good, { ...bad!, gender: 'ROBOT' }] });
+    expect(res.body.accepted).toBe(2);
+    const requestId = res.headers.get('x-request-id');
+    const { rows } = await stack.pool.query(`SELECT actor_department, target, details FROM audit_log WHERE action = 'publish.batch' AND request_id = $1`, [requestId]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ actor_department: 'psb', target: `dataset:${DATASET}` });
+    expect(rows[0].details).toMatchObject({ accepted: 2, rejected: 1, topic: TOPIC });
+    const offsets = rows[0].details.offsets as Array<{ partition: number; baseOffset: string; count: number }>;
+    expect(offsets.reduce((n, o) => n + o.count, 0)).toBe(2);
+  });
+});
+
 describe('operations endpoints', () => {
   it('reports ready when Kafka and PostgreSQL answer, and exposes publish counters', async () => {
     const ready = await httpJson(`${stack.url}/readyz`);
@@ -317,6 +332,9 @@ describe('operations endpoints', () => {
     const metrics = await fetch(`${stack.url}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/govx_publish_records_total\{dataset="population.residents",department="psb",outcome="accepted"\} \d+/);
     expect(metrics).toContain('govx_http_requests_total');
+    expect(metrics).toMatch(/govx_dlq_records_total\{dataset="population.residents",department="psb"\} [1-9]/);
+    expect(metrics).toMatch(/govx_publish_duration_seconds_count\{dataset="population.residents",department="psb",outcome="partial"\} [1-9]/);
+    expect(metrics).toMatch(/govx_publish_request_records_bucket\{le="1000",dataset="population.residents",department="psb"\} [1-9]/);
   });
 });
 
