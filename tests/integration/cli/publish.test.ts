@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateSample } from '../../../schemas/samples';
+import { startTestStack, type TestStack } from '../../support/stack';
+
+/** Runs the built CLI (`npm run build` / `npm ci` builds it) against the test stack, as a user would. */
+const root = path.resolve(__dirname, '../../..');
+let stack: TestStack;
+let dir: string;
+let key: string;
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(root, 'dist/cli/index.js'))) throw new Error('the CLI is not built: run `npm run build` first');
+  stack = await startTestStack();
+  key = await stack.key('psb', 'publisher');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'govx-cli-publish-'));
+});
+afterAll(async () => {
+  await stack?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function govx(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'bin/govx.js'), ...args], {
+      env: { ...process.env, GOVX_URL: stack.url, GOVX_KEY: key },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function publishedKeys(requestIds: Set<string>): Promise<number> {
+  const { rows } = await stack.pool.query(`SELECT coalesce(sum((details->>'accepted')::int), 0) AS n FROM audit_log WHERE action = 'publish.batch' AND request_id = ANY($1)`, [[...requestIds]]);
+  return Number(rows[0].n);
+}
+
+describe('govx publish', () => {
+  it('streams an NDJSON file in batches, writes the rejects with their record index, and exits 1', async () => {
+    const records = generateSample('population.residents', 2500);
+    const lines = records.map((r) => JSON.stringify(r));
+    lines[10] = JSON.stringify({ ...records[10], gender: 'ROBOT' });
+    lines[1500] = 'this is not JSON';
+    lines.splice(700, 0, '');
+    const file = path.join(dir, 'residents.ndjson');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const before = (await stack.pool.query(`SELECT coalesce(max(seq), 0) AS seq FROM audit_log`)).rows[0].seq;
+
+    const run = await govx(['publish', 'population.residents', file]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('2500 records');
+    expect(run.stdout).toContain('2498 accepted, 2 rejected');
+
+    const rejects = fs.readFileSync(`${file}.rejects.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rejects.map((r) => r.index)).toEqual([10, 1500]);
+    expect(rejects[0]).toMatchObject({ line: 11, record: lines[10], errors: [expect.objectContaining({ path: 'gender' })] });
+    expect(rejects[1]).toMatchObject({ line: 1502, errors: [expect.objectContaining({ rule: 'json' })] });
+
+    const { rows } = await stack.pool.query(`SELECT request_id, details FROM audit_log WHERE action = 'publish.batch' AND seq > $1`, [before]);
+    expect(rows).toHaveLength(3);
+    expect(await publishedKeys(new Set(rows.map((r) => r.request_id)))).toBe(2498);
+  });
+
+  it('converts CSV cells by the dataset schema (nulls, enums, dates) and exits 0 when all are accepted', async () => {
+    const records = generateSample('population.residents', 40);
+    const columns = Object.keys(records[0]!);
+    const cell = (v: unknown) => (v === null || v === undefined ? '' : `"${String(v).replace(/"/g, '""')}"`);
+    const csv = [columns.join(','), ...records.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n');
+    expect(records.some((r) => columns.some((c) => r[c] === null))).toBe(true);
+    const file = path.join(dir, 'residents.csv');
+    fs.writeFileSync(file, `${csv}\n`);
+
+    const run = await govx(['publish', 'population.residents', file, '--batch-size', '15']);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('40 accepted, 0 rejected');
+    expect(run.code).toBe(0);
+    expect(fs.existsSync(`${file}.rejects.ndjson`)).toBe(false);
+  });
+
+  it('stops with a clear message and exit code 2 when the key may not publish the dataset', async () => {
+    const file = path.join(dir, 'entities.ndjson');
+    fs.writeFileSync(file, `${generateSample('legal-entity.registry', 3).map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const run = await govx(['publish', 'legal-entity.registry', file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('auth.forbidden');
+  });
+});
