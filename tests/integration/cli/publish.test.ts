@@ -3,24 +3,50 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateSample } from '../../../schemas/samples';
-import { startTestStack, type TestStack } from '../../support/stack';
+import { httpJson, startTestStack, type TestStack } from '../../support/stack';
+import crypto from 'node:crypto';
 
 /** Runs the built CLI (`npm run build` / `npm ci` builds it) against the test stack, as a user would. */
 const root = path.resolve(__dirname, '../../..');
 let stack: TestStack;
 let dir: string;
 let key: string;
+// A dataset of this test's own (the residents schema, owned by psb), so its thousands of records do not
+// land on the shared population.residents topic that other tests read from the beginning.
+const DATASET = `test.cli-residents-${crypto.randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
   if (!fs.existsSync(path.join(root, 'dist/cli/index.js'))) throw new Error('the CLI is not built: run `npm run build` first');
   stack = await startTestStack();
   key = await stack.key('psb', 'publisher');
+  const created = await httpJson(`${stack.url}/v1/datasets`, {
+    method: 'POST',
+    key: await stack.key('info-office', 'admin'),
+    body: {
+      id: DATASET,
+      title: { zh: '测试人口', en: 'Test residents' },
+      owner: 'psb',
+      category: 'population',
+      abstract: 'Residents for the CLI test.',
+      sharing: { type: 'conditional', conditions: 'test only' },
+      updateCycle: 'daily',
+      keyField: 'id_number',
+      schema: JSON.parse(fs.readFileSync(path.join(root, 'schemas/population.residents.avsc'), 'utf8')),
+    },
+  });
+  if (created.status !== 201) throw new Error(`could not create ${DATASET}: ${JSON.stringify(created.body)}`);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'govx-cli-publish-'));
-});
+}, 60_000);
 afterAll(async () => {
   await stack?.close();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+  const admin = stack?.kafka.admin();
+  if (admin) {
+    await admin.connect();
+    await admin.deleteTopics({ topics: [`govx.dataset.${DATASET}`, `govx.dlq.${DATASET}`] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}, 60_000);
 
 function govx(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -42,6 +68,8 @@ async function publishedKeys(requestIds: Set<string>): Promise<number> {
   return Number(rows[0].n);
 }
 
+jest.setTimeout(60_000);
+
 describe('govx publish', () => {
   it('streams an NDJSON file in batches, writes the rejects with their record index, and exits 1', async () => {
     const records = generateSample('population.residents', 2500);
@@ -53,7 +81,7 @@ describe('govx publish', () => {
     fs.writeFileSync(file, `${lines.join('\n')}\n`);
     const before = (await stack.pool.query(`SELECT coalesce(max(seq), 0) AS seq FROM audit_log`)).rows[0].seq;
 
-    const run = await govx(['publish', 'population.residents', file]);
+    const run = await govx(['publish', DATASET, file]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('2500 records');
@@ -78,7 +106,7 @@ describe('govx publish', () => {
     const file = path.join(dir, 'residents.csv');
     fs.writeFileSync(file, `${csv}\n`);
 
-    const run = await govx(['publish', 'population.residents', file, '--batch-size', '15']);
+    const run = await govx(['publish', DATASET, file, '--batch-size', '15']);
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('40 accepted, 0 rejected');
     expect(run.code).toBe(0);

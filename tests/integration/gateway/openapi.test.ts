@@ -1,6 +1,9 @@
 import YAML from 'yaml';
 import { httpJson, startTestStack, type TestStack } from '../../support/stack';
 
+// Reading a shared topic from the beginning can take a while on a busy broker.
+jest.setTimeout(60_000);
+
 let stack: TestStack;
 let admin: string;
 beforeAll(async () => {
