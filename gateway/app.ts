@@ -12,6 +12,7 @@ import { KeyAuthenticator, authenticate } from './middleware/auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
+import { AuditGroupCommit } from './publish/auditGroupCommit';
 import { DatasetRuntimes } from './publish/datasetRuntime';
 import { IdempotencyStore } from './publish/idempotency';
 import { publishRouter } from './publish/route';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): GatewayApp {
       maxRecordsPerRequest: deps.config.maxRecordsPerRequest,
       maxJsonDepth: deps.config.maxJsonDepth,
       maxStringLength: deps.config.maxStringLength,
+      auditGroup: new AuditGroupCommit(deps.pool),
       idempotency: new IdempotencyStore(deps.pool, {
         ttlSeconds: deps.config.idempotencyTtlSeconds,
         leaseMs: 2 * deps.config.kafkaRequestTimeoutMs + 30_000,

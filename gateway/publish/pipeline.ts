@@ -1,4 +1,4 @@
-import { appendAudit } from '../../catalog/audit';
+import { type AuditEntryInput, appendAudit } from '../../catalog/audit';
 import { datasetTopic, dlqTopic } from '../../catalog/datasets';
 import type { Principal } from '../../catalog/keys';
 import type { Pool } from '../../lib/db';
@@ -6,6 +6,7 @@ import { GovxError, errorMessage } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { KafkaExchange } from '../exchange';
 import type { GatewayMetrics } from '../metrics';
+import type { AuditGroupCommit } from './auditGroupCommit';
 import type { DatasetRuntimes } from './datasetRuntime';
 import { authorizePublish, deadLetters, type RejectedRecord, stampProvenance, validateRecords } from './stages';
 
@@ -17,6 +18,8 @@ export interface PublishDeps {
   log: Logger;
   /** Longest string value a record may hold (default 65536 characters). */
   maxStringLength?: number;
+  /** Appends audit entries of concurrent requests together; without it each request appends its own. */
+  auditGroup?: AuditGroupCommit;
 }
 
 export interface PublishRequest {
@@ -113,14 +116,17 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   deps.metrics.publishBatches.inc({ ...labels, outcome });
 
   if (valid.length > 0) {
-    await appendAudit(deps.pool, {
+    const entry: AuditEntryInput = {
       actor: { department: principal.department, keyId: principal.keyId, role: principal.role },
       action: 'publish.batch',
       target: `dataset:${runtime.dataset.id}`,
       outcome: 'success',
       requestId: req.requestId,
       details: { accepted: valid.length, rejected: allRejected.length, schemaId: runtime.schemaId, topic, offsets },
-    }).catch((err: unknown) => deps.log.error({ err, requestId: req.requestId }, 'audit append failed for an accepted batch'));
+    };
+    await (deps.auditGroup ? deps.auditGroup.append(entry) : appendAudit(deps.pool, entry)).catch((err: unknown) =>
+      deps.log.error({ err, requestId: req.requestId }, 'audit append failed for an accepted batch'),
+    );
   }
   timer({ outcome });
   deps.log.debug({ dataset: runtime.dataset.id, accepted: valid.length, rejected: allRejected.length }, 'published');
