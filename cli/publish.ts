@@ -125,13 +125,20 @@ async function* ndjsonRecords(file: string): AsyncGenerator<Pending> {
 
 async function* csvRecords(file: string, fields: CatalogField[]): AsyncGenerator<Pending> {
   const converters = new Map(fields.map((f) => [f.name, csvCellConverter(f.type)]));
-  const parser = fs.createReadStream(file).pipe(parseCsv({ columns: true, bom: true, skip_empty_lines: true, info: true, relax_column_count: false }));
-  for await (const row of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+  const parser = fs.createReadStream(file).pipe(parseCsv({ bom: true, skip_empty_lines: true, info: true, relax_column_count: true }));
+  let header: string[] | null = null;
+  for await (const row of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    if (!header) {
+      header = row.record.map((h) => h.trim());
+      continue;
+    }
     const record: Record<string, unknown> = {};
-    for (const [column, cell] of Object.entries(row.record)) {
+    // A cell beyond the header gets a name of its own, so the gateway rejects the row by that name.
+    row.record.forEach((cell, i) => {
+      const column = header![i] ?? `(column ${i + 1})`;
       const convert = converters.get(column);
       record[column] = convert ? convert(cell) : cell;
-    }
+    });
     yield { line: JSON.stringify(record), lineNumber: row.info.lines, original: record };
   }
 }

@@ -113,6 +113,23 @@ describe('govx publish', () => {
     expect(fs.existsSync(`${file}.rejects.ndjson`)).toBe(false);
   });
 
+  it('rejects CSV rows with missing or extra cells by field, and publishes the others', async () => {
+    const records = generateSample('population.residents', 3);
+    const columns = Object.keys(records[0]!);
+    const cell = (v: unknown) => (v === null || v === undefined ? '' : `"${String(v).replace(/"/g, '""')}"`);
+    const rows = records.map((r) => columns.map((c) => cell(r[c])));
+    rows[1] = rows[1]!.slice(0, 3);
+    rows[2] = [...rows[2]!, '"surplus"'];
+    const file = path.join(dir, 'ragged.csv');
+    fs.writeFileSync(file, `${[columns.join(','), ...rows.map((r) => r.join(','))].join('\n')}\n`);
+    const run = await govx(['publish', DATASET, file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('1 accepted, 2 rejected');
+    const rejects = fs.readFileSync(`${file}.rejects.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rejects[0].errors).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'required' })]));
+    expect(rejects[1].errors).toEqual([expect.objectContaining({ path: `(column ${columns.length + 1})`, rule: 'unknown-field' })]);
+  });
+
   it('stops with a clear message and exit code 2 when the key may not publish the dataset', async () => {
     const file = path.join(dir, 'entities.ndjson');
     fs.writeFileSync(file, `${generateSample('legal-entity.registry', 3).map((r) => JSON.stringify(r)).join('\n')}\n`);
