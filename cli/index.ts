@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { appendAudit } from '../catalog/audit';
 import { applyCatalog, exportCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
@@ -13,6 +14,7 @@ import { startGateway } from '../gateway/server';
 import { generateSample, sampleDatasetIds } from '../schemas/samples';
 import { verifyAuditChain } from '../catalog/audit';
 import { ConnectWorker } from '../connectors/worker';
+import { publishFile } from './publish';
 
 /** Runs `fn` with a migrated database pool, closing it afterwards. */
 async function withDatabase<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
@@ -142,6 +144,29 @@ export function buildProgram(): Command {
         const batch = generateSample(dataset, Math.min(chunk, count - done), seed === undefined ? undefined : seed + done);
         process.stdout.write(`${batch.map((r) => JSON.stringify(r)).join('\n')}\n`);
       }
+    });
+
+  program
+    .command('publish <dataset> <file>')
+    .description('publish an NDJSON or CSV file of any size through the gateway (GOVX_URL, GOVX_KEY), in batches')
+    .option('--batch-size <n>', 'records per request', '1000')
+    .addOption(new Option('--format <format>', 'file format (default: by extension, .csv is CSV)').choices(['ndjson', 'csv']))
+    .action(async (dataset: string, file: string, o: { batchSize: string; format?: 'ndjson' | 'csv' }) => {
+      const batchSize = Number(o.batchSize);
+      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) throw new GovxError(400, 'cli.invalid_batch_size', '--batch-size must be a whole number from 1 to 100000');
+      const key = process.env.GOVX_KEY;
+      if (!key) throw new GovxError(401, 'cli.missing_key', 'set GOVX_KEY to a publisher key of the dataset owner (npx govx keys create --department D --role publisher)');
+      if (!fs.existsSync(file)) throw new GovxError(400, 'cli.no_file', `no such file: ${file}`);
+      const summary = await publishFile({
+        url: (process.env.GOVX_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''),
+        key,
+        dataset,
+        file,
+        batchSize,
+        format: o.format,
+        progress: process.stdout.isTTY === true,
+      });
+      if (summary.rejected > 0) process.exitCode = 1;
     });
 
   const catalog = program.command('catalog').description('the sharing catalog');

@@ -7,11 +7,13 @@ import { catalogRouter } from './catalogRoutes';
 import { connectorRouter } from './connectorRoutes';
 import type { KafkaExchange } from './exchange';
 import { healthRouter } from './health';
+import { loadOpenApiDocument, openApiRouter, requestValidation } from './apiSpec';
 import type { GatewayMetrics } from './metrics';
 import { KeyAuthenticator, authenticate } from './middleware/auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
+import { AuditGroupCommit } from './publish/auditGroupCommit';
 import { DatasetRuntimes } from './publish/datasetRuntime';
 import { IdempotencyStore } from './publish/idempotency';
 import { publishRouter } from './publish/route';
@@ -64,9 +66,11 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   app.use(requestId);
   app.use(observe(deps.metrics));
+  const openApi = loadOpenApiDocument();
   app.use(healthRouter({ ...deps, isAccepting: deps.isAccepting ?? (() => true) }));
   // The registry authenticates itself, so its failures come out in Confluent's error shape.
   app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
+  app.use(openApiRouter(openApi));
   app.use('/v1', authenticate(keys));
   app.use(
     publishRouter({
@@ -76,6 +80,7 @@ export function createApp(deps: AppDeps): GatewayApp {
       maxRecordsPerRequest: deps.config.maxRecordsPerRequest,
       maxJsonDepth: deps.config.maxJsonDepth,
       maxStringLength: deps.config.maxStringLength,
+      auditGroup: new AuditGroupCommit(deps.pool),
       idempotency: new IdempotencyStore(deps.pool, {
         ttlSeconds: deps.config.idempotencyTtlSeconds,
         leaseMs: 2 * deps.config.kafkaRequestTimeoutMs + 30_000,
@@ -86,6 +91,8 @@ export function createApp(deps: AppDeps): GatewayApp {
       ),
     }),
   );
+  // The publish route reads its own body (bytes, depth-checked, fingerprinted); everything after is validated against the spec.
+  app.use(requestValidation(openApi, { maxBodyBytes: Math.min(deps.config.maxBodyBytes, 4 * 1024 * 1024), maxJsonDepth: deps.config.maxJsonDepth }));
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(auditRouter({ pool: deps.pool }));
   app.use(subscriptionRouter({ pool: deps.pool, kafka: deps.kafka.topics, kafkaClient: deps.kafka.client, log: deps.log }));

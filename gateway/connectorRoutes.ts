@@ -136,7 +136,9 @@ export function connectorRouter(deps: ConnectorRouteDeps): Router {
   router.get('/v1/connectors', staff, async (req, res) => {
     const p = principalOf(res);
     const defs = await listConnectors(deps.pool, p.role === 'admin' ? undefined : p.department);
-    const expand = typeof req.query.expand === 'string' ? req.query.expand.split(',') : [];
+    // `expand=status,info` or, as Kafka Connect's clients send it, `expand=status&expand=info`
+    const raw = req.query.expand;
+    const expand = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).flatMap((v) => String(v).split(',')).filter(Boolean);
     if (expand.length === 0) {
       res.json(defs.map((d) => d.name));
       return;

@@ -23,6 +23,8 @@ export interface ProducedRange {
 interface Waiting {
   messages: Message[];
   bytes: number;
+  /** Its caller already got 503 (deadline passed or another piece failed): never send it after that. */
+  abandoned?: boolean;
   resolve: (ranges: ProducedRange[]) => void;
   reject: (err: unknown) => void;
 }
@@ -156,13 +158,20 @@ export class KafkaExchange {
     // The partition is chosen here (as the producer would: murmur2 of the key) so each caller knows its offsets in a shared batch.
     const placed = messages.map((m) => ({ ...m, partition: m.partition ?? this.partitioner({ topic, partitionMetadata, message: m }) }));
     const maxBytes = this.opts.maxBatchBytes ?? 900 * 1024;
-    return this.bounded(`produce to ${topic}`, async () => {
-      const pieces = await Promise.all(chunkByBytes(placed, maxBytes).map((c) => this.enqueue(topic, c.messages, c.bytes)));
-      return pieces.flat();
-    });
+    const mine: Waiting[] = [];
+    try {
+      return await this.bounded(`produce to ${topic}`, async () => {
+        const pieces = await Promise.all(chunkByBytes(placed, maxBytes).map((c) => this.enqueue(topic, c.messages, c.bytes, mine)));
+        return pieces.flat();
+      });
+    } catch (err) {
+      // What has not been sent yet stays unsent, so a 503 rarely leaves records behind in Kafka.
+      for (const w of mine) w.abandoned = true;
+      throw err;
+    }
   }
 
-  private enqueue(topic: string, messages: Message[], bytes: number): Promise<ProducedRange[]> {
+  private enqueue(topic: string, messages: Message[], bytes: number, owner: Waiting[]): Promise<ProducedRange[]> {
     let queue = this.queues.get(topic);
     if (!queue) {
       queue = { waiting: [], bytes: 0, timer: null, sending: false };
@@ -170,7 +179,9 @@ export class KafkaExchange {
     }
     const q = queue;
     return new Promise<ProducedRange[]>((resolve, reject) => {
-      q.waiting.push({ messages, bytes, resolve, reject });
+      const waiting: Waiting = { messages, bytes, resolve, reject };
+      owner.push(waiting);
+      q.waiting.push(waiting);
       q.bytes += bytes;
       if (q.sending) return;
       if (q.bytes >= (this.opts.maxBatchBytes ?? 900 * 1024) || (this.opts.lingerMs ?? 2) === 0) this.flush(topic, q);
@@ -186,12 +197,19 @@ export class KafkaExchange {
     const maxBytes = this.opts.maxBatchBytes ?? 900 * 1024;
     const batch: Waiting[] = [];
     let bytes = 0;
+    let taken = 0;
     while (q.waiting.length && (batch.length === 0 || bytes + q.waiting[0]!.bytes <= maxBytes)) {
       const w = q.waiting.shift()!;
+      taken += w.bytes;
+      if (w.abandoned) continue;
       batch.push(w);
       bytes += w.bytes;
     }
-    q.bytes -= bytes;
+    q.bytes -= taken;
+    if (batch.length === 0) {
+      this.queues.delete(topic);
+      return;
+    }
     q.sending = true;
     this.send(topic, batch).finally(() => {
       q.sending = false;

@@ -3,6 +3,9 @@ import type { Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';
 import type { KafkaExchange } from './exchange';
 import type { GatewayMetrics } from './metrics';
+import type { components } from './openapi';
+
+type Readiness = components['schemas']['Readiness'];
 
 export interface HealthDeps {
   pool: Pool;
@@ -12,7 +15,7 @@ export interface HealthDeps {
   isAccepting: () => boolean;
 }
 
-async function check(name: string, fn: () => Promise<unknown>): Promise<{ name: string; ok: boolean; error?: string }> {
+async function check(name: string, fn: () => Promise<unknown>): Promise<Readiness['checks'][number]> {
   try {
     await fn();
     return { name, ok: true };
@@ -33,7 +36,8 @@ export function healthRouter(deps: HealthDeps): Router {
     ]);
     if (!deps.isAccepting()) checks.push({ name: 'shutdown', ok: false, error: 'the gateway is shutting down' });
     const ready = checks.every((c) => c.ok);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+    const body: Readiness = { status: ready ? 'ready' : 'unavailable', checks };
+    res.status(ready ? 200 : 503).json(body);
   });
   router.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);

@@ -41,6 +41,22 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly publishDuration = new client.Histogram({
+    name: 'govx_publish_duration_seconds',
+    help: 'Time to validate, produce and audit one publish request, by dataset, department and outcome',
+    labelNames: ['dataset', 'department', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly publishBatchSize = new client.Histogram({
+    name: 'govx_publish_request_records',
+    help: 'Records per publish request, by dataset and department',
+    labelNames: ['dataset', 'department'] as const,
+    buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 50000],
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new client.Counter({
     name: 'govx_dlq_records_total',
     help: 'Rejected records written to the dataset owner\'s dead-letter topic, by dataset and publishing department',

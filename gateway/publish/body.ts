@@ -59,15 +59,24 @@ export function parseJsonBody(buf: Buffer, maxDepth: number): unknown {
 /** Paths of string values longer than `maxLength`, found without recursion (depth is already bounded). */
 export function overlongStrings(value: unknown, maxLength: number): string[] {
   const found: string[] = [];
-  const stack: Array<[unknown, string]> = [[value, '']];
-  while (stack.length) {
-    const [v, path] = stack.pop()!;
+  // Paths are built only below the top level: records are mostly flat, and this runs for every record.
+  const nested: Array<[unknown, string]> = [];
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const k in value) {
+      const v = (value as Record<string, unknown>)[k];
+      if (typeof v === 'string') {
+        if (v.length > maxLength) found.push(k);
+      } else if (v !== null && typeof v === 'object') nested.push([v, k]);
+    }
+  } else nested.push([value, '']);
+  while (nested.length) {
+    const [v, path] = nested.pop()!;
     if (typeof v === 'string') {
       if (v.length > maxLength) found.push(path);
     } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) stack.push([v[i], path ? `${path}.${i}` : String(i)]);
+      for (let i = 0; i < v.length; i++) nested.push([v[i], path ? `${path}.${i}` : String(i)]);
     } else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) stack.push([x, path ? `${path}.${k}` : k]);
+      for (const [k, x] of Object.entries(v)) nested.push([x, path ? `${path}.${k}` : k]);
     }
   }
   return found.sort();

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Pool } from '../../lib/db';
-import { ConflictError, GovxError, InputError } from '../../lib/errors';
+import { ConflictError, GovxError, InputError, UnavailableError, errorMessage } from '../../lib/errors';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -38,7 +38,17 @@ export class IdempotencyStore {
     private readonly opts: { ttlSeconds: number; leaseMs: number; sweepEvery?: number },
   ) {}
 
+  /** PostgreSQL unreachable: the request cannot be made safe to retry, so it is refused with 503, not run. */
   async claim(scope: IdempotencyScope, fingerprint: string): Promise<Claim> {
+    try {
+      return await this.tryClaim(scope, fingerprint);
+    } catch (err) {
+      if (err instanceof GovxError) throw err;
+      throw new UnavailableError('database.unavailable', `idempotency keys cannot be checked: ${errorMessage(err)}`, 5, err);
+    }
+  }
+
+  private async tryClaim(scope: IdempotencyScope, fingerprint: string): Promise<Claim> {
     if (++this.claims % (this.opts.sweepEvery ?? 500) === 0) void this.sweep().catch(() => undefined);
     for (let attempt = 0; attempt < 3; attempt++) {
       // A new key is claimed; an expired one, or a stale claim of the same request (its gateway died), is taken over.

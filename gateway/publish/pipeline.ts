@@ -1,4 +1,4 @@
-import { appendAudit } from '../../catalog/audit';
+import { type AuditEntryInput, appendAudit } from '../../catalog/audit';
 import { datasetTopic, dlqTopic } from '../../catalog/datasets';
 import type { Principal } from '../../catalog/keys';
 import type { Pool } from '../../lib/db';
@@ -6,6 +6,7 @@ import { GovxError, errorMessage } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { KafkaExchange } from '../exchange';
 import type { GatewayMetrics } from '../metrics';
+import type { AuditGroupCommit } from './auditGroupCommit';
 import type { DatasetRuntimes } from './datasetRuntime';
 import { authorizePublish, deadLetters, type RejectedRecord, stampProvenance, validateRecords } from './stages';
 
@@ -17,6 +18,8 @@ export interface PublishDeps {
   log: Logger;
   /** Longest string value a record may hold (default 65536 characters). */
   maxStringLength?: number;
+  /** Appends audit entries of concurrent requests together; without it each request appends its own. */
+  auditGroup?: AuditGroupCommit;
 }
 
 export interface PublishRequest {
@@ -57,11 +60,14 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   const { valid, rejected } = validateRecords(runtime, req.records, new Set(preRejected.map((e) => e.index)), deps.maxStringLength);
   const allRejected = [...preRejected, ...rejected].sort((a, b) => a.index - b.index);
   const labels = { dataset: runtime.dataset.id, department: principal.department };
+  const timer = deps.metrics.publishDuration.startTimer(labels);
+  deps.metrics.publishBatchSize.observe(labels, req.records.length);
   const topic = datasetTopic(runtime.dataset.id);
 
   if (req.atomic && allRejected.length > 0) {
     deps.metrics.publishRecords.inc({ ...labels, outcome: 'rejected' }, req.records.length);
     deps.metrics.publishBatches.inc({ ...labels, outcome: 'rejected' });
+    timer({ outcome: 'rejected' });
     throw new GovxError(422, 'publish.rejected', `${allRejected.length} of ${req.records.length} records are invalid; none were published (atomic)`, {
       details: { accepted: 0, rejected: allRejected },
     });
@@ -92,6 +98,7 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   ]);
   if (produced.status === 'rejected') {
     deps.metrics.publishBatches.inc({ ...labels, outcome: 'unavailable' });
+    timer({ outcome: 'unavailable' });
     throw produced.reason;
   }
   const offsets: PublishOutcome['offsets'] = produced.value;
@@ -105,18 +112,23 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   deps.metrics.produceDuration.observe({ dataset: runtime.dataset.id }, Number(process.hrtime.bigint() - started) / 1e9);
   deps.metrics.publishRecords.inc({ ...labels, outcome: 'accepted' }, valid.length);
   if (allRejected.length) deps.metrics.publishRecords.inc({ ...labels, outcome: 'rejected' }, allRejected.length);
-  deps.metrics.publishBatches.inc({ ...labels, outcome: allRejected.length === 0 ? 'ok' : valid.length ? 'partial' : 'rejected' });
+  const outcome = allRejected.length === 0 ? 'ok' : valid.length ? 'partial' : 'rejected';
+  deps.metrics.publishBatches.inc({ ...labels, outcome });
 
   if (valid.length > 0) {
-    await appendAudit(deps.pool, {
+    const entry: AuditEntryInput = {
       actor: { department: principal.department, keyId: principal.keyId, role: principal.role },
       action: 'publish.batch',
       target: `dataset:${runtime.dataset.id}`,
       outcome: 'success',
       requestId: req.requestId,
       details: { accepted: valid.length, rejected: allRejected.length, schemaId: runtime.schemaId, topic, offsets },
-    }).catch((err: unknown) => deps.log.error({ err, requestId: req.requestId }, 'audit append failed for an accepted batch'));
+    };
+    await (deps.auditGroup ? deps.auditGroup.append(entry) : appendAudit(deps.pool, entry)).catch((err: unknown) =>
+      deps.log.error({ err, requestId: req.requestId }, 'audit append failed for an accepted batch'),
+    );
   }
+  timer({ outcome });
   deps.log.debug({ dataset: runtime.dataset.id, accepted: valid.length, rejected: allRejected.length }, 'published');
   return { accepted: valid.length, rejected: allRejected, topic, offsets };
 }

@@ -2,6 +2,7 @@ import express, { type Request, type Response, Router } from 'express';
 import { GovxError, InputError } from '../../lib/errors';
 import { principalOf } from '../middleware/auth';
 import { errorBody } from '../middleware/errors';
+import type { components } from '../openapi';
 import type { DepartmentRateLimiter } from '../middleware/rateLimit';
 import { parseJsonBody, assertJsonDepth } from './body';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
@@ -15,6 +16,8 @@ export interface PublishRouteDeps extends PublishDeps {
   idempotency: IdempotencyStore;
   rateLimiter: DepartmentRateLimiter;
 }
+
+type PublishResult = components['schemas']['PublishResult'];
 
 const NDJSON = 'application/x-ndjson';
 const JSON_TYPE = 'application/json';
@@ -89,7 +92,7 @@ export function publishRouter(deps: PublishRouteDeps): Router {
           atomic,
           requestId,
         });
-        const answer = { accepted: outcome.accepted, rejected: outcome.rejected };
+        const answer: PublishResult = { accepted: outcome.accepted, rejected: outcome.rejected };
         if (scope) await remember(deps, scope, 200, answer, requestId);
         res.status(200).json(answer);
       } catch (err) {

@@ -70,14 +70,43 @@ export interface ReadMessage {
   offset: string;
 }
 
-/** Reads a topic from the beginning with a fresh group until `done` says so (or the timeout). */
+export type TopicPosition = Array<{ partition: number; offset: string }>;
+
+/** Where each partition of a topic ends now (empty when the topic does not exist yet): read from here to see only what comes next. */
+export async function topicEnd(kafka: Kafka, topic: string): Promise<TopicPosition> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
+  } catch {
+    return [];
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Reads a topic with a fresh group until `done` says so (or the timeout): from the beginning, or from
+ * `from` (see topicEnd), which keeps tests fast on busy shared topics.
+ */
 export async function readTopicUntil(
   kafka: Kafka,
   topic: string,
   done: (got: ReadMessage[]) => boolean,
   timeoutMs = 20000,
+  from: TopicPosition = [],
 ): Promise<ReadMessage[]> {
-  const consumer = kafka.consumer({ groupId: `govx-test-${Date.now()}-${Math.random().toString(36).slice(2)}` });
+  const groupId = `govx-test-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  if (from.length > 0) {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.setOffsets({ groupId, topic, partitions: from });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+  const consumer = kafka.consumer({ groupId });
   const got: ReadMessage[] = [];
   await consumer.connect();
   try {

@@ -5,6 +5,9 @@ import { loadConfig } from '../../../lib/config';
 import { createLogger } from '../../../lib/logger';
 import { readTopicUntil } from '../../support/stack';
 
+// Reading a shared topic from the beginning can take a while on a busy broker.
+jest.setTimeout(60_000);
+
 const config = loadConfig();
 const kafka = new Kafka({ clientId: 'govx-exchange-test', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
 const log = createLogger('silent', 'govx-test');

@@ -5,7 +5,10 @@ import { generateSample } from '../../../schemas/samples';
 import { compileNaturalType } from '../../../schemas/codec';
 import { requestFingerprint } from '../../../gateway/publish/idempotency';
 import crypto from 'node:crypto';
-import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack } from '../../support/stack';
+import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack, topicEnd } from '../../support/stack';
+
+// Reading a shared topic from the beginning can take a while on a busy broker.
+jest.setTimeout(60_000);
 
 const DATASET = 'population.residents';
 const TOPIC = `govx.dataset.${DATASET}`;
@@ -26,6 +29,7 @@ const publish = (body: unknown, key = psbPublisher, query = '') =>
 describe('publishing population.residents', () => {
   it('accepts valid records from a psb publisher and writes them to the dataset topic in the Confluent wire format', async () => {
     const records = generateSample(DATASET, 3);
+    const from = await topicEnd(stack.kafka, TOPIC);
     const res = await publish({ records });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ accepted: 3, rejected: [] });
@@ -33,7 +37,7 @@ describe('publishing population.residents', () => {
     // An ordinary Kafka client reads them back and decodes them by the schema id in the wire format.
     const traceId = res.headers.get('x-request-id');
     const ours = (got: ReadMessage[]) => got.filter((m) => m.headers['govx-trace-id'] === traceId);
-    const mine = ours(await readTopicUntil(stack.kafka, TOPIC, (got) => ours(got).length >= 3));
+    const mine = ours(await readTopicUntil(stack.kafka, TOPIC, (got) => ours(got).length >= 3, 20000, from));
     expect(mine.map((m) => String(m.key)).sort()).toEqual(records.map((r) => r.id_number as string).sort());
     for (const m of mine) {
       const value = m.value!;
@@ -113,6 +117,7 @@ describe('the dead-letter topic', () => {
   it('holds each rejected record as sent, with the reason, rule, publisher, request id and index in headers', async () => {
     const [good, bad] = generateSample(DATASET, 2, 4242);
     const badRecord: Record<string, unknown> = { ...bad!, gender: 'ROBOT' };
+    const from = await topicEnd(stack.kafka, DLQ);
     const res = await httpJson(`${stack.url}/v1/datasets/${DATASET}/records`, {
       method: 'POST',
       key: psbPublisher,
@@ -123,7 +128,7 @@ describe('the dead-letter topic', () => {
     expect(res.body.accepted).toBe(1);
     const requestId = res.headers.get('x-request-id')!;
     const ours = (got: ReadMessage[]) => got.filter((m) => m.headers['govx-request-id'] === requestId);
-    const letters = ours(await readTopicUntil(stack.kafka, DLQ, (got) => ours(got).length >= 2));
+    const letters = ours(await readTopicUntil(stack.kafka, DLQ, (got) => ours(got).length >= 2, 20000, from));
     expect(letters).toHaveLength(2);
     const byIndex = new Map(letters.map((m) => [m.headers['govx-record-index'], m]));
 
@@ -147,6 +152,7 @@ describe('the dead-letter topic', () => {
   it('does not receive the records of an atomic request that was refused as a whole', async () => {
     const [good, bad] = generateSample(DATASET, 2, 5151);
     const badRecord: Record<string, unknown> = { ...bad!, household_district: '990101' };
+    const from = await topicEnd(stack.kafka, DLQ);
     const refused = await publish({ records: [good, badRecord] }, psbPublisher, '?atomic=true');
     expect(refused.status).toBe(422);
     const refusedId = refused.headers.get('x-request-id');
@@ -154,7 +160,7 @@ describe('the dead-letter topic', () => {
     const later = await publish({ records: [badRecord] });
     expect(later.status).toBe(200);
     const laterId = later.headers.get('x-request-id');
-    const got = await readTopicUntil(stack.kafka, DLQ, (all) => all.some((m) => m.headers['govx-request-id'] === laterId));
+    const got = await readTopicUntil(stack.kafka, DLQ, (all) => all.some((m) => m.headers['govx-request-id'] === laterId), 20000, from);
     expect(got.filter((m) => m.headers['govx-request-id'] === refusedId)).toEqual([]);
   });
 });
@@ -167,6 +173,7 @@ describe('Idempotency-Key', () => {
     const [record, bad] = generateSample(DATASET, 2, 8080);
     const body = { records: [record, { ...bad!, gender: 'ROBOT' }] };
     const key = crypto.randomUUID();
+    const from = await topicEnd(stack.kafka, TOPIC);
     const first = await withKey(body, key);
     expect(first.status).toBe(200);
     expect(first.body.accepted).toBe(1);
@@ -178,7 +185,7 @@ describe('Idempotency-Key', () => {
     // A marker with the same key lands on the same partition after anything the retry could have written.
     const marker = await publish({ records: [record] });
     const markerId = marker.headers.get('x-request-id');
-    const got = await readTopicUntil(stack.kafka, TOPIC, (all) => all.some((m) => m.headers['govx-trace-id'] === markerId));
+    const got = await readTopicUntil(stack.kafka, TOPIC, (all) => all.some((m) => m.headers['govx-trace-id'] === markerId), 20000, from);
     const attempts = [first.headers.get('x-request-id'), retry.headers.get('x-request-id')];
     const copies = got.filter((m) => String(m.key) === record!.id_number && attempts.includes(m.headers['govx-trace-id']!));
     expect(copies.map((m) => m.headers['govx-trace-id'])).toEqual([attempts[0]]);
@@ -309,6 +316,21 @@ describe('limits on what a request may hold', () => {
   });
 });
 
+describe('the audit trail of publishing', () => {
+  it('holds one entry per accepted request with its counts, offset ranges and request id', async () => {
+    const [good, bad] = generateSample(DATASET, 2);
+    const res = await publish({ records: [good, good, { ...bad!, gender: 'ROBOT' }] });
+    expect(res.body.accepted).toBe(2);
+    const requestId = res.headers.get('x-request-id');
+    const { rows } = await stack.pool.query(`SELECT actor_department, target, details FROM audit_log WHERE action = 'publish.batch' AND request_id = $1`, [requestId]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ actor_department: 'psb', target: `dataset:${DATASET}` });
+    expect(rows[0].details).toMatchObject({ accepted: 2, rejected: 1, topic: TOPIC });
+    const offsets = rows[0].details.offsets as Array<{ partition: number; baseOffset: string; count: number }>;
+    expect(offsets.reduce((n, o) => n + o.count, 0)).toBe(2);
+  });
+});
+
 describe('operations endpoints', () => {
   it('reports ready when Kafka and PostgreSQL answer, and exposes publish counters', async () => {
     const ready = await httpJson(`${stack.url}/readyz`);
@@ -317,6 +339,9 @@ describe('operations endpoints', () => {
     const metrics = await fetch(`${stack.url}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/govx_publish_records_total\{dataset="population.residents",department="psb",outcome="accepted"\} \d+/);
     expect(metrics).toContain('govx_http_requests_total');
+    expect(metrics).toMatch(/govx_dlq_records_total\{dataset="population.residents",department="psb"\} [1-9]/);
+    expect(metrics).toMatch(/govx_publish_duration_seconds_count\{dataset="population.residents",department="psb",outcome="partial"\} [1-9]/);
+    expect(metrics).toMatch(/govx_publish_request_records_bucket\{le="1000",dataset="population.residents",department="psb"\} [1-9]/);
   });
 });
 

@@ -1,6 +1,9 @@
 import { generateSample } from '../../../schemas/samples';
 import { httpJson, startTestStack, type TestStack } from '../../support/stack';
 
+// Reading a shared topic from the beginning can take a while on a busy broker.
+jest.setTimeout(60_000);
+
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack({ GOVX_RATE_LIMIT_RECORDS_PER_SEC: '10', GOVX_RATE_LIMIT_REQUESTS_PER_SEC: '3' });

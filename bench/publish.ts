@@ -1,0 +1,276 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { getSubjectVersion } from '../catalog/registry/store';
+import { createApiKey } from '../catalog/keys';
+import { toWireFormat } from '../gateway/publish/stages';
+import { loadConfig } from '../lib/config';
+import { createPool, type Pool } from '../lib/db';
+import { projectPath } from '../lib/paths';
+import { compileNaturalType } from '../schemas/codec';
+import { generateSample } from '../schemas/samples';
+
+/**
+ * govx HTTP publish vs raw kafkajs on the same broker, in one run, alternating rounds:
+ *   (a) POST /v1/datasets/{id}/records with 1000 population.residents records per request, several
+ *       concurrent clients, against a gateway started for the bench (its own process, so its memory is its own);
+ *   (b) one kafkajs producer (idempotent, acks=all, like the gateway's) sending the same records, already
+ *       encoded in the Confluent wire format with the same headers, in batches of 1000 from as many clients.
+ * Then p50/p99 latency of a batch at a fixed offered rate for both, and the gateway's peak RSS.
+ */
+
+const BATCH = 1000;
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 8000);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 8000);
+const OFFERED_BATCHES_PER_SEC = Number(process.env.BENCH_OFFERED_BATCHES_PER_SEC ?? 5);
+const RECORDS = 20 * BATCH;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Peak resident set of a process (VmHWM), in MiB. */
+function peakRssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+async function startGateway(env: NodeJS.ProcessEnv, port: number): Promise<{ child: ChildProcess; url: string }> {
+  // e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the gateway
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, projectPath('bin', 'govx.js'), 'serve', '--seed'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 120; i++) {
+    if (child.exitCode !== null) throw new Error(`the gateway exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return { child, url };
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(500);
+  }
+  child.kill('SIGTERM');
+  throw new Error('the gateway did not become ready');
+}
+
+interface RoundResult {
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+}
+
+/** `clients` loops, each sending batch after batch until the round ends. */
+async function closedLoop(clients: number, durationMs: number, sendBatch: (i: number) => Promise<number>): Promise<RoundResult> {
+  const started = performance.now();
+  const deadline = started + durationMs;
+  let records = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) records += await sendBatch(next++);
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { records, seconds: Math.round(seconds * 100) / 100, recordsPerSec: Math.round(records / seconds) };
+}
+
+/** Sends a batch every 1/rate seconds whatever the previous ones do (open loop), and times each. */
+async function fixedRate(ratePerSec: number, durationMs: number, sendBatch: (i: number) => Promise<number>): Promise<{ p50: number; p99: number; batches: number }> {
+  const latencies: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  const interval = 1000 / ratePerSec;
+  const started = performance.now();
+  for (let i = 0; performance.now() - started < durationMs; i++) {
+    const due = started + i * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const t0 = performance.now();
+    inFlight.push(sendBatch(i).then(() => void latencies.push(performance.now() - t0)));
+  }
+  await Promise.all(inFlight);
+  latencies.sort((a, b) => a - b);
+  const r = (n: number) => Math.round(n * 10) / 10;
+  return { p50: r(percentile(latencies, 50)), p99: r(percentile(latencies, 99)), batches: latencies.length };
+}
+
+/** Mean of a Prometheus histogram (sum / count over all label sets) from the gateway's /metrics, in ms. */
+async function meanMs(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const total = (suffix: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}_${suffix}`))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  return Math.round((total('sum') / total('count')) * 1000 * 10) / 10;
+}
+
+async function createBenchDataset(url: string, adminKey: string, id: string): Promise<void> {
+  const res = await fetch(`${url}/v1/datasets`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      id,
+      title: { zh: '基准测试人口', en: 'Benchmark residents' },
+      owner: 'psb',
+      category: 'population',
+      abstract: 'population.residents for the publish benchmark',
+      sharing: { type: 'conditional', conditions: 'benchmark only' },
+      updateCycle: 'daily',
+      keyField: 'id_number',
+      schema: JSON.parse(fs.readFileSync(projectPath('schemas', 'population.residents.avsc'), 'utf8')),
+    }),
+  });
+  if (res.status !== 201) throw new Error(`cannot create the bench dataset: ${res.status} ${await res.text()}`);
+}
+
+export async function runPublishBench(): Promise<void> {
+  const config = loadConfig();
+  const dbUrl = new URL(config.databaseUrl);
+  dbUrl.pathname = '/govx_bench';
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    DATABASE_URL: dbUrl.toString(),
+    GOVX_PORT: String(port),
+    GOVX_LOG_LEVEL: 'warn',
+    GOVX_RATE_LIMIT_RECORDS_PER_SEC: '0',
+    GOVX_RATE_LIMIT_REQUESTS_PER_SEC: '0',
+  };
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  log(`bench publish: starting a gateway on port ${port} (database govx_bench, brokers ${config.kafkaBrokers.join(',')})`);
+  const { child, url } = await startGateway(env, port);
+  const pool: Pool = createPool(dbUrl.toString(), { max: 2 });
+  const kafka = new Kafka({ clientId: 'govx-bench', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const suffix = crypto.randomBytes(4).toString('hex');
+  const dataset = `bench.residents-${suffix}`;
+  const rawTopic = `govx.bench.raw-${suffix}`;
+  try {
+    const adminKey = (await createApiKey(pool, { department: 'info-office', role: 'admin' })).key;
+    const publisherKey = (await createApiKey(pool, { department: 'psb', role: 'publisher' })).key;
+    await createBenchDataset(url, adminKey, dataset);
+    const latest = (await getSubjectVersion(pool, `govx.dataset.${dataset}-value`, 'latest'))!;
+    const type = compileNaturalType(JSON.parse(latest.schema));
+
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: rawTopic, numPartitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor }] });
+    await producer.connect();
+
+    const records = generateSample('population.residents', RECORDS, 2026);
+    const bodies = Array.from({ length: RECORDS / BATCH }, (_, b) => JSON.stringify({ records: records.slice(b * BATCH, (b + 1) * BATCH) }));
+    const headers = { 'govx-dataset': dataset, 'govx-publisher': 'psb', 'govx-schema-id': String(latest.id), 'govx-trace-id': '', 'govx-published-at': '' };
+    const rawBatches: Message[][] = Array.from({ length: RECORDS / BATCH }, (_, b) =>
+      records.slice(b * BATCH, (b + 1) * BATCH).map((r) => ({ key: String(r.id_number), value: toWireFormat(latest.id, type.toBuffer(r)), headers })),
+    );
+
+    const govxBatch = async (i: number): Promise<number> => {
+      const res = await fetch(`${url}/v1/datasets/${dataset}/records`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${publisherKey}`, 'content-type': 'application/json' },
+        body: bodies[i % bodies.length],
+      });
+      const body = (await res.json()) as { accepted?: number };
+      if (res.status !== 200 || body.accepted !== BATCH) throw new Error(`govx answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+      return BATCH;
+    };
+    const rawBatch = async (i: number): Promise<number> => {
+      const stamped = rawBatches[i % rawBatches.length]!.map((m) => ({ ...m, headers: { ...headers, 'govx-trace-id': crypto.randomUUID(), 'govx-published-at': new Date().toISOString() } }));
+      await producer.send({ topic: rawTopic, messages: stamped, acks: -1 });
+      return BATCH;
+    };
+
+    log('bench publish: warming up');
+    await closedLoop(CLIENTS, 2000, govxBatch);
+    await closedLoop(CLIENTS, 2000, rawBatch);
+
+    const govxRounds: RoundResult[] = [];
+    const rawRounds: RoundResult[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      govxRounds.push(await closedLoop(CLIENTS, ROUND_MS, govxBatch));
+      rawRounds.push(await closedLoop(CLIENTS, ROUND_MS, rawBatch));
+      log(`bench publish: round ${round}/${ROUNDS}: govx ${govxRounds.at(-1)!.recordsPerSec} rec/s, raw ${rawRounds.at(-1)!.recordsPerSec} rec/s`);
+    }
+    const total = (rounds: RoundResult[]) => Math.round(rounds.reduce((n, r) => n + r.records, 0) / rounds.reduce((s, r) => s + r.seconds, 0));
+    const govxRate = total(govxRounds);
+    const rawRate = total(rawRounds);
+
+    log(`bench publish: latency at ${OFFERED_BATCHES_PER_SEC} batches/s (${OFFERED_BATCHES_PER_SEC * BATCH} records/s offered)`);
+    const govxLatency = await fixedRate(OFFERED_BATCHES_PER_SEC, LATENCY_MS, govxBatch);
+    const rawLatency = await fixedRate(OFFERED_BATCHES_PER_SEC, LATENCY_MS, rawBatch);
+
+    const result = {
+      benchmark: 'publish',
+      at: new Date().toISOString(),
+      setup: {
+        dataset: 'population.residents (schema), own bench dataset and topics',
+        batch: BATCH,
+        clients: CLIENTS,
+        rounds: ROUNDS,
+        roundMs: ROUND_MS,
+        acks: 'all',
+        idempotent: true,
+        brokers: config.kafkaBrokers,
+        partitions: config.topicPartitions,
+        cpus: (await import('node:os')).cpus().length,
+      },
+      throughput: {
+        govxRecordsPerSec: govxRate,
+        rawRecordsPerSec: rawRate,
+        ratio: Math.round((govxRate / rawRate) * 100) / 100,
+        rounds: govxRounds.map((g, i) => ({ govx: g.recordsPerSec, raw: rawRounds[i]!.recordsPerSec })),
+      },
+      latencyMs: {
+        offeredRecordsPerSec: OFFERED_BATCHES_PER_SEC * BATCH,
+        govx: govxLatency,
+        raw: rawLatency,
+      },
+      gatewayPeakRssMiB: peakRssMiB(child.pid!),
+      // where a govx request spends its time, over the whole run (from the gateway's own histograms)
+      gatewayMeanMs: {
+        httpRequest: await meanMs(url, 'govx_http_request_duration_seconds'),
+        publishPipeline: await meanMs(url, 'govx_publish_duration_seconds'),
+        kafkaProduce: await meanMs(url, 'govx_kafka_produce_duration_seconds'),
+      },
+    };
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    const row = (a: string, b: string | number, c: string | number, d: string | number = '') => `| ${a} | ${b} | ${c} | ${d} |`;
+    process.stdout.write(
+      [
+        '',
+        row('', 'govx HTTP', 'raw kafkajs', 'govx / raw'),
+        '| --- | --- | --- | --- |',
+        row('records/s', govxRate, rawRate, result.throughput.ratio),
+        row(`p50 latency of a ${BATCH}-record batch at ${OFFERED_BATCHES_PER_SEC * BATCH} rec/s (ms)`, govxLatency.p50, rawLatency.p50),
+        row(`p99 latency (ms)`, govxLatency.p99, rawLatency.p99),
+        row('gateway peak RSS (MiB)', result.gatewayPeakRssMiB, '—'),
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+    await admin.deleteTopics({ topics: [rawTopic, `govx.dataset.${dataset}`, `govx.dlq.${dataset}`] }).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await pool.end();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
