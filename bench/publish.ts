@@ -111,15 +111,17 @@ async function fixedRate(ratePerSec: number, durationMs: number, sendBatch: (i: 
   return { p50: r(percentile(latencies, 50)), p99: r(percentile(latencies, 99)), batches: latencies.length };
 }
 
-/** Mean of a Prometheus histogram (sum / count over all label sets) from the gateway's /metrics, in ms. */
-async function meanMs(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const total = (suffix: string) =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith(`${name}_${suffix}`))
-      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-  return Math.round((total('sum') / total('count')) * 1000 * 10) / 10;
+/** Values from one scrape of the gateway's /metrics (one scrape: the event-loop gauges reset on each). */
+function metricsReader(text: string) {
+  const lines = text.split('\n');
+  const sum = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  const ms = (seconds: number) => Math.round(seconds * 1000 * 10) / 10;
+  return {
+    /** mean of a histogram over all its label sets, in ms */
+    meanMs: (name: string) => ms(sum(`${name}_sum`) / sum(`${name}_count`)),
+    /** a gauge in seconds, in ms */
+    gaugeMs: (name: string) => ms(sum(`${name} `)),
+  };
 }
 
 async function createBenchDataset(url: string, adminKey: string, id: string): Promise<void> {
@@ -217,6 +219,7 @@ export async function runPublishBench(): Promise<void> {
     const govxLatency = await fixedRate(OFFERED_BATCHES_PER_SEC, LATENCY_MS, govxBatch);
     const rawLatency = await fixedRate(OFFERED_BATCHES_PER_SEC, LATENCY_MS, rawBatch);
 
+    const m = metricsReader(await (await fetch(`${url}/metrics`)).text());
     const result = {
       benchmark: 'publish',
       at: new Date().toISOString(),
@@ -244,11 +247,17 @@ export async function runPublishBench(): Promise<void> {
         raw: rawLatency,
       },
       gatewayPeakRssMiB: peakRssMiB(child.pid!),
-      // where a govx request spends its time, over the whole run (from the gateway's own histograms)
+      // the event-loop delay since the gateway started, and where a govx request spent its time (the gateway's own histograms)
+      gatewayEventLoopDelayMs: {
+        p50: m.gaugeMs('govx_process_nodejs_eventloop_lag_p50_seconds'),
+        p99: m.gaugeMs('govx_process_nodejs_eventloop_lag_p99_seconds'),
+        max: m.gaugeMs('govx_process_nodejs_eventloop_lag_max_seconds'),
+      },
       gatewayMeanMs: {
-        httpRequest: await meanMs(url, 'govx_http_request_duration_seconds'),
-        publishPipeline: await meanMs(url, 'govx_publish_duration_seconds'),
-        kafkaProduce: await meanMs(url, 'govx_kafka_produce_duration_seconds'),
+        httpRequest: m.meanMs('govx_http_request_duration_seconds'),
+        publishPipeline: m.meanMs('govx_publish_duration_seconds'),
+        kafkaProduce: m.meanMs('govx_kafka_produce_duration_seconds'),
+        auditAppend: m.meanMs('govx_publish_audit_duration_seconds'),
       },
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -211,6 +211,55 @@ async function appendInTransaction(client: PoolClient, input: AuditEntryInput): 
 }
 
 /**
+ * Appends several entries as consecutive links of the chain with one lock, one read of the chain head and
+ * one INSERT — for callers that collect entries of concurrent work (the publish path's group commit). Same
+ * contract as appendAudit: given a PoolClient, the caller is inside a transaction.
+ */
+export async function appendAuditBatch(db: Pool | PoolClient, entries: AuditEntryInput[]): Promise<AuditEntry[]> {
+  for (const entry of entries) checkEntry(entry);
+  if (entries.length === 0) return [];
+  if (isPool(db)) return withTransaction(db, (client) => appendBatchInTransaction(client, entries));
+  return appendBatchInTransaction(db, entries);
+}
+
+async function appendBatchInTransaction(client: PoolClient, inputs: AuditEntryInput[]): Promise<AuditEntry[]> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_ID]);
+  let last = await readChainHead(client);
+  const at = new Date().toISOString();
+  const appended: AuditEntry[] = [];
+  const params: unknown[] = [];
+  const rows: string[] = [];
+  for (const input of inputs) {
+    const fields: AuditHashedFields = {
+      seq: last.seq + 1,
+      at,
+      actor: { department: input.actor.department, keyId: input.actor.keyId ?? null, role: input.actor.role ?? null },
+      action: input.action,
+      target: input.target,
+      outcome: input.outcome,
+      requestId: input.requestId ?? null,
+      details: jsonRoundTrip(input.details ?? {}) as Record<string, unknown>,
+    };
+    const hash = computeAuditHash(last.hash, fields);
+    const n = params.length;
+    rows.push(`($${n + 1}, $${n + 2}::timestamptz, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8}, $${n + 9}, $${n + 10}::jsonb, $${n + 11}, $${n + 12})`);
+    params.push(
+      fields.seq, fields.at, fields.actor.department, fields.actor.keyId, fields.actor.role, fields.action,
+      fields.target, fields.outcome, fields.requestId, JSON.stringify(fields.details), last.hash, hash,
+    );
+    appended.push({ ...fields, prevHash: last.hash, hash });
+    last = { seq: fields.seq, hash };
+  }
+  await client.query(
+    `INSERT INTO audit_log (seq, at, actor_department, actor_key_id, actor_role, action, target, outcome,
+                            request_id, details, prev_hash, hash)
+     VALUES ${rows.join(', ')}`,
+    params,
+  );
+  return appended;
+}
+
+/**
  * The last entry's seq and hash, read after taking the lock. Checking that this session still holds the
  * lock in the same statement catches a client in autocommit mode, whose lock ended with its own statement.
  */

@@ -49,6 +49,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly auditDuration = new client.Histogram({
+    name: 'govx_publish_audit_duration_seconds',
+    help: 'Time to append the audit entry of an accepted publish request (the chain is appended under a lock)',
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   readonly publishBatchSize = new client.Histogram({
     name: 'govx_publish_request_records',
     help: 'Records per publish request, by dataset and department',

@@ -48,9 +48,11 @@ export interface paths {
         /**
          * Prometheus metrics of this gateway process
          * @description Publish counters and histograms per dataset, department and outcome (`govx_publish_records_total`,
-         *     `govx_publish_requests_total`, `govx_kafka_produce_duration_seconds`), dead letters
+         *     `govx_publish_requests_total`, `govx_publish_duration_seconds`, `govx_publish_request_records`,
+         *     `govx_kafka_produce_duration_seconds`, `govx_publish_audit_duration_seconds`), dead letters
          *     (`govx_dlq_records_total`, `govx_dlq_failures_total`), rate limiting (`govx_rate_limited_total`),
-         *     idempotent replays, HTTP requests and the Node.js process.
+         *     idempotent replays (`govx_publish_idempotent_replays_total`), HTTP requests and the Node.js process
+         *     (`govx_process_*`).
          */
         get: operations["getMetrics"];
         put?: never;

@@ -202,22 +202,48 @@ function isRecordType(type: avro.Type): type is avro.types.RecordType {
   return type.typeName === 'record' || type.typeName === 'error';
 }
 
+/** The array type of a field, directly or as the array branch of a nullable union. */
+function unwrapArrayUnion(type: avro.Type): avro.Type | undefined {
+  if (type.typeName === 'array') return type;
+  if (type.typeName === 'union:unwrapped') return (type as unknown as { types: avro.Type[] }).types.find((t) => t.typeName === 'array');
+  return undefined;
+}
+
 /** Fields present in the value but not declared in the schema, at any depth reachable through records. */
 function undeclaredFields(type: avro.Type, value: unknown, path: string, out: FieldError[]): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
   if (isRecordType(type)) {
     for (const key of Object.keys(value)) {
       const field = type.field(key);
+      const at = path ? `${path}.${key}` : key;
       if (!field) {
-        out.push({ path: path ? `${path}.${key}` : key, message: 'is not a field of this dataset', rule: 'unknown-field' });
+        out.push({ path: at, message: 'is not a field of this dataset', rule: 'unknown-field' });
       } else {
-        undeclaredFields(field.type, (value as Record<string, unknown>)[key], path ? `${path}.${key}` : key, out);
+        const v = (value as Record<string, unknown>)[key];
+        const fieldType = unwrapArrayUnion(field.type);
+        if (Array.isArray(v) && fieldType) undeclaredInArrays(fieldType, v, at, out);
+        else undeclaredFields(field.type, v, at, out);
       }
     }
   } else if (type.typeName === 'union:unwrapped') {
-    const branch = (type as unknown as { types: avro.Type[] }).types.find(isRecordType);
+    const branch = (type as unknown as { types: avro.Type[] }).types.find((t) => isRecordType(t) || t.typeName === 'map');
     if (branch) undeclaredFields(branch, value, path, out);
+  } else if (type.typeName === 'map') {
+    const values = (type as unknown as { valuesType: avro.Type }).valuesType;
+    for (const [key, v] of Object.entries(value)) undeclaredFields(values, v, path ? `${path}.${key}` : key, out);
   }
+}
+
+/** Like undeclaredFields, for the items of arrays (whose values are JSON arrays, not objects). */
+function undeclaredInArrays(type: avro.Type, value: unknown, path: string, out: FieldError[]): void {
+  if (!Array.isArray(value)) return;
+  const items = (type as unknown as { itemsType?: avro.Type }).itemsType;
+  if (!items) return;
+  value.forEach((item, i) => {
+    const at = path ? `${path}.${i}` : String(i);
+    if (Array.isArray(item)) undeclaredInArrays(items, item, at, out);
+    else undeclaredFields(items, item, at, out);
+  });
 }
 
 /** Checks a natural-JSON value against the compiled type: every error with its field path, none thrown. */

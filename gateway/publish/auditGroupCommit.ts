@@ -1,5 +1,5 @@
-import { type AuditEntryInput, appendAudit } from '../../catalog/audit';
-import { type Pool, withTransaction } from '../../lib/db';
+import { type AuditEntryInput, appendAudit, appendAuditBatch } from '../../catalog/audit';
+import type { Pool } from '../../lib/db';
 
 interface Waiting {
   entry: AuditEntryInput;
@@ -35,9 +35,7 @@ export class AuditGroupCommit {
       while (this.queue.length > 0) {
         const group = this.queue.splice(0, this.maxGroup);
         try {
-          await withTransaction(this.pool, async (client) => {
-            for (const w of group) await appendAudit(client, w.entry);
-          });
+          await appendAuditBatch(this.pool, group.map((w) => w.entry));
           for (const w of group) w.resolve();
         } catch {
           // One bad entry must not take the others down: append them one by one, each with its own outcome.

@@ -73,3 +73,24 @@ describe('natural JSON codec', () => {
     expect(validateNatural(type, 'x')[0]?.rule).toBe('type');
   });
 });
+
+describe('unknown fields below the top level', () => {
+  const type = compileNaturalType({
+    type: 'record',
+    name: 'Parcel',
+    fields: [
+      { name: 'id', type: 'string' },
+      { name: 'owners', type: { type: 'array', items: { type: 'record', name: 'Owner', fields: [{ name: 'name', type: 'string' }] } } },
+      { name: 'tags', type: ['null', { type: 'map', values: { type: 'record', name: 'Tag', fields: [{ name: 'v', type: 'string' }] } }], default: null },
+    ],
+  });
+
+  it('are rejected by path inside arrays of records and maps of records', () => {
+    const errors = validateNatural(type, { id: 'p1', owners: [{ name: 'a' }, { name: 'b', share: 0.5 }], tags: { k: { v: 'x', w: 'y' } } });
+    expect(errors.filter((e) => e.rule === 'unknown-field').map((e) => e.path).sort()).toEqual(['owners.1.share', 'tags.k.w']);
+  });
+
+  it('leave valid nested values alone', () => {
+    expect(validateNatural(type, { id: 'p1', owners: [{ name: 'a' }], tags: null })).toEqual([]);
+  });
+});
