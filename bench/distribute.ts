@@ -93,7 +93,7 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
   dbUrl.pathname = `/govx_bench_${run}`;
   await ensureDatabase(dbUrl.toString(), log);
   const pool: Pool = createPool(dbUrl.toString(), { max: 8 });
-  const kafka = new Kafka({ clientId: 'govx-bench', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'govx-bench', brokers: [...config.kafkaBrokers], logLevel: Number(process.env.BENCH_KAFKA_LOG_LEVEL ?? logLevel.NOTHING) });
   const topics: SubscriptionKafka = {
     ensureTopic: async (topic) => {
       const admin = kafka.admin();

@@ -44,6 +44,15 @@ function metricsOn(registry: client.Registry | undefined): DistributorMetrics {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Well below the broker's default message.max.bytes (1 MiB), which applies per partition batch. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+function sizeOf(m: Message): number {
+  let n = 64 + (m.value ? (m.value as Buffer).length : 0) + (m.key ? Buffer.byteLength(m.key as string | Buffer) : 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (v ? String(v).length : 0);
+  return n;
+}
+
 /**
  * The distributor: one consumer group per dataset (`govx-distributor.<dataset>`) reads the dataset topic
  * once and writes each live subscription's projection to its share topic. Offsets are committed only
@@ -104,11 +113,16 @@ export class ShareDistributor {
   }
 
   /** Expiry, schema-change review, and a pipe (and backfills) for every dataset with live subscriptions. */
-  async refresh(): Promise<void> {
+  /** Connects the producer and loads the masking key (the refresh loop does this itself). */
+  async prepare(): Promise<void> {
     if (!this.projector) {
       await this.producer.connect();
       this.projector = new ShareProjector(this.pool, await loadMaskingKey(this.pool));
     }
+  }
+
+  async refresh(): Promise<void> {
+    await this.prepare();
     const expired = await expireSubscriptions(this.pool);
     if (expired.length) this.log.info({ subscriptions: expired }, 'subscriptions expired');
     const live = await this.reviewSchemaChanges(await liveSubscriptions(this.pool));
@@ -183,6 +197,13 @@ export class ShareDistributor {
     return { kafka: this.kafka, pool: this.pool, log: this.log, producer: this.producer, projector: this.projector! };
   }
 
+  /** @internal */
+  pipeCrashed(dataset: string, pipe: DatasetPipe, err: unknown): void {
+    this.log.error({ dataset, err: errorMessage(err) }, 'distributor pipe crashed; it restarts at the next refresh');
+    if (this.pipes.get(dataset) === pipe) this.pipes.delete(dataset);
+    void pipe.stop();
+  }
+
   /** @internal live delivery waits for a subscription's backfill, heartbeating meanwhile. */
   async waitForBackfill(subscriptionId: string, heartbeat: () => Promise<void>): Promise<void> {
     for (;;) {
@@ -206,8 +227,17 @@ export class ShareDistributor {
   ): Promise<void> {
     const { projector, producer, log } = this.internals;
     const keyField = (await getDataset(this.pool, dataset))?.keyField ?? '';
-    const byTopic = new Map<string, Message[]>();
+    let byTopic = new Map<string, Message[]>();
+    let bytes = 0;
     let delivered = 0;
+    // One produce request per ~MAX_REQUEST_BYTES: a batch fanned out to many subscriptions would
+    // otherwise exceed the broker's message.max.bytes and be refused whole.
+    const flush = async (): Promise<void> => {
+      if (byTopic.size === 0) return;
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+      byTopic = new Map();
+      bytes = 0;
+    };
     for (const message of messages) {
       const targets = subs.filter((s) => include(s, message.offset));
       if (targets.length === 0) continue;
@@ -232,12 +262,12 @@ export class ShareDistributor {
         if (!list) byTopic.set(topic, (list = []));
         list.push(out);
         delivered++;
+        bytes += sizeOf(out);
+        if (bytes >= MAX_REQUEST_BYTES) await flush();
       }
     }
-    if (byTopic.size > 0) {
-      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
-      this.metrics.records.inc({ dataset, outcome: 'delivered' }, delivered);
-    }
+    await flush();
+    if (delivered > 0) this.metrics.records.inc({ dataset, outcome: 'delivered' }, delivered);
   }
 }
 
@@ -258,6 +288,10 @@ class DatasetPipe {
     const { kafka, pool } = this.distributor.internals;
     const topic = datasetTopic(this.dataset);
     this.consumer = kafka.consumer({ groupId: `${this.distributor.opts.groupPrefix}.${this.dataset}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+    // a consumer that kafkajs will not restart is dropped, and the next refresh starts a new one
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) this.distributor.pipeCrashed(this.dataset, this, payload.error);
+    });
     await this.consumer.connect();
     // A new group starts at the beginning: records below a subscription's start offsets are skipped
     // without decoding, so nothing published after an approval can be missed.

@@ -1,4 +1,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { getSubscription } from '../../catalog/subscriptions';
+import { ShareDistributor } from '../../gateway/distribution/shareDistributor';
+import { createLogger } from '../../lib/logger';
 import { compileNaturalType } from '../../schemas/codec';
 import { generateSample } from '../../schemas/samples';
 import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack } from '../support/stack';
@@ -392,6 +395,29 @@ describe('a subscription to a fresh dataset', () => {
     expect(got).toHaveLength(1);
     expect(await decodeShare(got[0]!)).toEqual({ code: 'OK1' });
     expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
+  });
+
+  it('splits what one fetch fans out into produce requests the broker accepts', async () => {
+    const sub = await api('/v1/subscriptions', { key: keys.haidian, body: { dataset: id, fields: ['code', 'value'], purpose: '大批量', expiresAt: inOneYear(), startFrom: 'latest' } });
+    const live = (await getSubscription(stack.pool, sub.body.id))!;
+    const { rows } = await stack.pool.query('SELECT schema FROM registry_schemas WHERE id = $1', [live.datasetSchemaId]);
+    const type = compileNaturalType(JSON.parse(rows[0].schema));
+    const prefix = Buffer.from([0, 0, 0, 0, 0]);
+    prefix.writeInt32BE(live.datasetSchemaId!, 1);
+    // 6000 records of one partition, ~1.8 MB once projected: far over the broker's 1 MiB per partition batch
+    const messages = Array.from({ length: 6000 }, (_, i) => ({
+      offset: String(i), key: Buffer.from('ONE-KEY'), timestamp: String(Date.now()), attributes: 0, size: 0,
+      value: Buffer.concat([prefix, type.toBuffer({ code: 'ONE-KEY', value: i, respondent_phone: null })]),
+      headers: { 'govx-dataset': id, 'govx-trace-id': 't'.repeat(200) },
+    }));
+    const distributor = new ShareDistributor(stack.kafka, stack.pool, createLogger('silent'), { refreshMs: 3_600_000, groupPrefix: `test-split-${id}` });
+    await distributor.prepare();
+    try {
+      await distributor.deliver(id, 0, messages as never, [live], () => true);
+    } finally {
+      await distributor.stop();
+    }
+    expect(await topicSize(sub.body.topic)).toBe(6000);
   });
 
   it('expires on its date and stops delivering', async () => {
