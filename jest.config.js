@@ -6,6 +6,9 @@ const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jes
 module.exports = {
   // testTimeout is a global option: inside a project entry Jest ignores it and hooks fall back to 5 s.
   testTimeout: 60000,
+  // kafkajs and pg clients that a failing test could not close must not keep CI waiting forever;
+  // every suite closes what it opens (run with --detectOpenHandles to find one that does not).
+  forceExit: true,
   projects: [
     {
       displayName: 'unit',
