@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { Kafka, logLevel, type Message } from 'kafkajs';
+import pg from 'pg';
 import { createDataset } from '../catalog/datasetService';
 import { datasetTopic } from '../catalog/datasets';
 import { migrate } from '../catalog/migrate';
@@ -112,6 +113,7 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
     },
   };
   const rounds: DistributeRound[] = [];
+  const createdShareTopics = new Set<string>();
   try {
     await migrate(pool, log);
     const schema = JSON.parse(fs.readFileSync(projectPath('schemas', 'population.residents.avsc'), 'utf8'));
@@ -140,6 +142,7 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
         }, 'bench');
         const approved = await approveSubscription({ pool, kafka: topics }, steward, sub.id, {}, 'bench');
         shareTopics.push(approved.topic);
+        createdShareTopics.add(approved.topic);
       }
       // the same records, already encoded, straight onto the dataset topic
       const latest = (await getSubjectVersion(pool, `govx.dataset.${id}-value`, 'latest'))!;
@@ -176,6 +179,25 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
     }
   } finally {
     await pool.end();
+    // leave nothing behind: the run's topics (dataset, copies, share topics) and its database
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const mine = (await admin.listTopics()).filter((t) => t.includes(`bench.residents-${run}-`) || t.startsWith(`bench.copy.${run}.`) || createdShareTopics.has(t));
+      if (mine.length) await admin.deleteTopics({ topics: mine });
+    } catch {
+      /* best effort */
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    const server = new URL(config.databaseUrl);
+    server.pathname = '/postgres';
+    const client = new pg.Client({ connectionString: server.toString() });
+    await client
+      .connect()
+      .then(() => client.query(`DROP DATABASE IF EXISTS "govx_bench_${run}" WITH (FORCE)`))
+      .catch(() => undefined)
+      .finally(() => client.end().catch(() => undefined));
   }
   return rounds;
 }
