@@ -1,4 +1,8 @@
+import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { getSchemaById } from '../catalog/registry/store';
 import type { Pool } from '../lib/db';
 import { ConnectorFailure } from './retry';
@@ -118,6 +122,22 @@ function bind(kind: ColumnKind, value: unknown, param: number): { sql: string; v
     default:
       return { sql: `$${param}`, value };
   }
+}
+
+/** A CSV cell for COPY into the text-only staging table: empty and unquoted is NULL, anything else quoted. */
+function csvCell(kind: ColumnKind, value: unknown): string {
+  if (value === null || value === undefined) return '';
+  let text: string;
+  if (kind === 'jsonb' || (kind === 'geometry' && typeof value !== 'string')) text = JSON.stringify(value);
+  else if (kind === 'bytea') text = `\\x${(Buffer.isBuffer(value) ? value : Buffer.from(String(value))).toString('hex')}`;
+  else text = String(value);
+  return `"${text.replace(/"/g, '""')}"`;
+}
+
+function castFromText(kind: ColumnKind, column: string): string {
+  if (kind === 'text') return column;
+  if (kind === 'geometry') return `ST_SetSRID(ST_GeomFromGeoJSON(${column}), 4326)`;
+  return `${column}::${kind}`;
 }
 
 /** PostgreSQL errors caused by one record's data (22xxx data exceptions, 23xxx constraint violations, PostGIS XX000 parse errors). */
@@ -298,21 +318,37 @@ export class PostgresSinkWriter implements SinkWriter {
     }
   }
 
+  /**
+   * Stages the rows with COPY (text only, so nothing is converted on the way in) into a temporary table and
+   * moves them with one INSERT … SELECT that casts each column (GeoJSON through PostGIS) and upserts.
+   * COPY is PostgreSQL's fast path; a row it cannot convert fails the statement and the caller falls back
+   * to writing row by row.
+   */
   private async insertRows(client: pg.PoolClient, records: SinkRecord[]): Promise<void> {
     const table = this.tableFor(records[0]!.topic);
     const cols = await this.columnsFor(records[0]!.schemaId!);
     await this.ensureTable(client, table, cols);
-    const params: unknown[] = [];
-    let names: string[] = [];
-    const tuples: string[] = [];
-    for (const record of records) {
-      const row = this.rowOf(record, cols, params);
-      names = row.names;
-      tuples.push(`(${row.placeholders.join(', ')})`);
-    }
-    let sql = `INSERT INTO ${qualifiedName(table)} (${names.join(', ')}) VALUES ${tuples.join(', ')}`;
+    const columns: Array<{ name: string; kind: ColumnKind; value: (r: SinkRecord) => unknown }> = [
+      { name: '_govx_key', kind: 'text', value: (r) => r.key },
+      { name: '_govx_subscription', kind: 'text', value: (r) => r.headers['govx-subscription'] ?? this.opts.subscription },
+      { name: '_govx_schema_id', kind: 'integer', value: (r) => r.schemaId },
+      { name: '_govx_topic', kind: 'text', value: (r) => r.topic },
+      { name: '_govx_partition', kind: 'integer', value: (r) => r.partition },
+      { name: '_govx_offset', kind: 'bigint', value: (r) => r.offset },
+      { name: '_govx_published_at', kind: 'timestamptz', value: (r) => r.headers['govx-published-at'] ?? null },
+      { name: '_govx_trace_id', kind: 'text', value: (r) => r.headers['govx-trace-id'] ?? null },
+      ...cols.map((c) => ({ name: c.name, kind: c.kind, value: (r: SinkRecord) => (r.value as Record<string, unknown>)[c.field] })),
+    ];
+    const stage = quoteIdent(`govx_stage_${columns.length}_${crypto.createHash('sha1').update(columns.map((c) => c.name).join(',')).digest('hex').slice(0, 12)}`);
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (${columns.map((_, i) => `c${i} text`).join(', ')}) ON COMMIT DELETE ROWS`);
+    await client.query(`TRUNCATE ${stage}`);
+    const csv = records.map((r) => columns.map((c) => csvCell(c.kind, c.value(r))).join(',')).join('\n');
+    await pipeline(Readable.from([csv]), client.query(copyFrom(`COPY ${stage} FROM STDIN WITH (FORMAT csv)`)));
+    const names = [...columns.map((c) => quoteIdent(c.name)), '"_govx_written_at"'];
+    const select = [...columns.map((c, i) => castFromText(c.kind, `c${i}`)), 'now()'];
+    let sql = `INSERT INTO ${qualifiedName(table)} (${names.join(', ')}) SELECT ${select.join(', ')} FROM ${stage}`;
     if (this.opts.insertMode === 'upsert') sql += ` ON CONFLICT ("_govx_key") DO UPDATE SET ${names.filter((n) => n !== '"_govx_key"').map((n) => `${n} = EXCLUDED.${n}`).join(', ')}`;
-    await client.query(sql, params);
+    await client.query(sql);
   }
 
   private rowOf(record: SinkRecord, cols: Column[], params: unknown[]): { names: string[]; placeholders: string[] } {
