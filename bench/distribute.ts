@@ -7,6 +7,7 @@ import { migrate } from '../catalog/migrate';
 import { getSubjectVersion } from '../catalog/registry/store';
 import { approveSubscription, requestSubscription, type SubscriptionKafka } from '../catalog/subscriptions';
 import { loadConfig } from '../lib/config';
+import { topicEndOffsets } from '../lib/kafka';
 import { createPool, ensureDatabase, type Pool } from '../lib/db';
 import { createLogger } from '../lib/logger';
 import { projectPath } from '../lib/paths';
@@ -102,15 +103,7 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
       await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] });
       await admin.disconnect();
     },
-    endOffsets: async (topic) => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [String(o.partition), o.high]));
-      } finally {
-        await admin.disconnect();
-      }
-    },
+    endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
   const rounds: DistributeRound[] = [];
   const createdShareTopics = new Set<string>();

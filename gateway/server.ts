@@ -4,7 +4,7 @@ import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catal
 import { migrate } from '../catalog/migrate';
 import type { GovxConfig } from '../lib/config';
 import { createPool, ensureDatabase } from '../lib/db';
-import { createKafka } from '../lib/kafka';
+import { createKafka, topicEndOffsets } from '../lib/kafka';
 import type { Logger } from '../lib/logger';
 import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from './exchange';
@@ -53,15 +53,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const metrics = new GatewayMetrics();
   const topics: SubscriptionKafka = {
     ensureTopic: (topic) => exchange.ensureTopic(topic),
-    endOffsets: async (topic) => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [String(o.partition), o.high]));
-      } finally {
-        await admin.disconnect();
-      }
-    },
+    endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
   const gateway = createApp({ config, pool, exchange, metrics, log, isAccepting: () => accepting, kafka: { client: kafka, topics } });
   const distributor = config.distributor

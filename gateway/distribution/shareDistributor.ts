@@ -1,7 +1,7 @@
 import client from 'prom-client';
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
-import { datasetTopic, getDataset } from '../../catalog/datasets';
-import { getSchemaById, getSubjectVersion } from '../../catalog/registry/store';
+import { type Dataset, datasetTopic, getDataset } from '../../catalog/datasets';
+import { getSchemaById, getSubjectVersion, type SubjectVersion } from '../../catalog/registry/store';
 import { parseAvroSchema } from '../../catalog/registry/canonical';
 import { describeSchemaChange } from '../../catalog/registry/compatibility';
 import { loadMaskingKey } from '../../catalog/sharingPolicy';
@@ -165,9 +165,15 @@ export class ShareDistributor {
    */
   private async reviewSchemaChanges(live: Subscription[]): Promise<Subscription[]> {
     const still: Subscription[] = [];
+    // one catalog and registry lookup per dataset, however many subscriptions it has
+    const current = new Map<string, Promise<{ dataset: Dataset | null; latest: SubjectVersion | null }>>();
+    const lookup = async (id: string) => {
+      const dataset = await getDataset(this.pool, id);
+      return { dataset, latest: dataset && (await getSubjectVersion(this.pool, dataset.schemaSubject, 'latest')) };
+    };
     for (const sub of live) {
-      const dataset = await getDataset(this.pool, sub.dataset);
-      const latest = dataset && (await getSubjectVersion(this.pool, dataset.schemaSubject, 'latest'));
+      if (!current.has(sub.dataset)) current.set(sub.dataset, lookup(sub.dataset));
+      const { dataset, latest } = await current.get(sub.dataset)!;
       if (!dataset || !latest || latest.id === sub.datasetSchemaId || sub.datasetSchemaId === null) {
         still.push(sub);
         continue;

@@ -10,7 +10,7 @@ import { ConnectWorker } from '../../../connectors/worker';
 import { loadConfig } from '../../../lib/config';
 import { createLogger } from '../../../lib/logger';
 import type { Kafka } from 'kafkajs';
-import { httpJson, type ReadMessage, startTestStack, type TestStack } from '../../support/stack';
+import { httpJson, type ReadMessage, readTopicUntil, startTestStack, type TestStack, topicEnd, type TopicPosition } from '../../support/stack';
 
 /** A gateway and a file root for connector tests; every connector a test creates is named `<prefix>…`. */
 export interface ConnectTestStack extends TestStack {
@@ -168,48 +168,9 @@ export const eventually = async <T>(what: string, probe: () => Promise<T | undef
   }
 };
 
-/** Where each partition of a topic ends now (empty when the topic does not exist yet): read from here, not from the beginning of a shared topic. */
-export async function topicEnd(kafka: Kafka, topic: string): Promise<Map<number, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
-    return new Map(offsets.map((o) => [o.partition, o.high]));
-  } finally {
-    await admin.disconnect();
-  }
-}
+export { topicEnd };
 
-/** Reads a topic from the given offsets (partitions not listed: from their beginning) until `done` says so. */
-export async function readTopicFrom(
-  kafka: Kafka,
-  topic: string,
-  from: Map<number, string>,
-  done: (got: ReadMessage[]) => boolean,
-  timeoutMs = 60_000,
-): Promise<ReadMessage[]> {
-  const consumer = kafka.consumer({ groupId: `govx-test-${crypto.randomUUID()}` });
-  const got: ReadMessage[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gave up after ${got.length} messages on ${topic}`)), timeoutMs);
-      void consumer.run({
-        eachMessage: async ({ message, partition }) => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-          got.push({ key: message.key, value: message.value, headers, partition, offset: message.offset });
-          if (done(got)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-      for (const [partition, offset] of from) consumer.seek({ topic, partition, offset });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
+/** Reads a topic from `from` (see topicEnd; empty: from the beginning) until `done` says so. */
+export function readTopicFrom(kafka: Kafka, topic: string, from: TopicPosition, done: (got: ReadMessage[]) => boolean, timeoutMs = 60_000): Promise<ReadMessage[]> {
+  return readTopicUntil(kafka, topic, done, timeoutMs, from);
 }

@@ -120,7 +120,7 @@ describe('the file-sink connector', () => {
       await worker.close();
     }
     expect(readLines(path.join(stack.fileRoot, 'tolerant.ndjson')).map((l) => l.key)).toEqual(['a', 'c']);
-    const [dead] = await readTopicFrom(stack.kafka, dlq, new Map(), (got) => got.length >= 1);
+    const [dead] = await readTopicFrom(stack.kafka, dlq, [], (got) => got.length >= 1);
     expect(dead!.headers).toMatchObject({
       'govx-connector': name,
       'govx-topic': topic,

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { compileNaturalType } from '../../../schemas/codec';
 import { generateSample, type SampleRecord } from '../../../schemas/samples';
-import type { ReadMessage } from '../../support/stack';
+import type { ReadMessage, TopicPosition } from '../../support/stack';
 import { type ConnectTestStack, createDepartmentDatabase, ensureBuilt, eventually, killWorker, readTopicFrom, spawnWorker, startConnectTestStack, topicEnd } from './connectSupport';
 
 jest.setTimeout(180_000);
@@ -188,7 +188,7 @@ describe('the postgres-source connector', () => {
   });
 
   it('hands a table over from a worker stopped mid-stream to the next one without losing or repeating a row', async () => {
-    const mark = new Map<number, string>();
+    const mark: TopicPosition = [];
     const name = `${stack.prefix}handover`;
     const table = 'public.residents_handover';
     await createResidentsTable(psb.client, table);
@@ -257,8 +257,8 @@ describe('the postgres-source connector', () => {
     }
     // Everything on the (test-private) topic, to its current end, so that duplicates are counted too.
     const end = await topicEnd(stack.kafka, `govx.dataset.${PRIVATE}`);
-    const total = [...end.values()].reduce((sum, high) => sum + Number(high), 0);
-    const all = (await readTopicFrom(stack.kafka, `govx.dataset.${PRIVATE}`, new Map(), (got) => got.length >= total, 90_000)).filter(fromConnector(name));
+    const total = end.reduce((sum, p) => sum + Number(p.offset), 0);
+    const all = (await readTopicFrom(stack.kafka, `govx.dataset.${PRIVATE}`, [], (got) => got.length >= total, 90_000)).filter(fromConnector(name));
     expect(new Set(all.map((m) => String(m.key)))).toEqual(new Set(rows.map((r) => r.id_number as string)));
     // The kill can fall between a batch's acks and its offset write: that one batch (10 rows) comes again.
     expect(all.length - 1500).toBeLessThanOrEqual(10);
@@ -289,7 +289,7 @@ describe('the postgres-source connector', () => {
   });
 
   it('sends a row the publish path rejects to the dead-letter topic with errors.tolerance=all, and publishes the others', async () => {
-    const mark = new Map<number, string>();
+    const mark: TopicPosition = [];
     const name = `${stack.prefix}tolerant`;
     const table = 'public.residents_tolerant';
     await createResidentsTable(psb.client, table);
@@ -319,7 +319,7 @@ describe('the postgres-source connector', () => {
   });
 
   it('FAILS with errors.tolerance=none naming the row, publishes only the rows before it, and resumes at it once fixed', async () => {
-    const mark = new Map<number, string>();
+    const mark: TopicPosition = [];
     const name = `${stack.prefix}strict`;
     const table = 'public.residents_strict';
     await createResidentsTable(psb.client, table);
