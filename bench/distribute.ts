@@ -13,8 +13,8 @@ import { createLogger } from '../lib/logger';
 import { projectPath } from '../lib/paths';
 import { compileNaturalType } from '../schemas/codec';
 import { generateSample } from '../schemas/samples';
-import { ShareDistributor } from '../gateway/distribution/shareDistributor';
-import { toWireFormat } from '../gateway/publish/stages';
+import { ShareDistributor } from '../distributor/shareDistributor';
+import { toWireFormat } from '../publish/stages';
 
 /**
  * `npm run bench -- distribute`: the distributor fanning one dataset out to 1, 5 and 20 live

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { getSubjectVersion } from '../catalog/registry/store';
 import { createApiKey } from '../catalog/keys';
-import { toWireFormat } from '../gateway/publish/stages';
+import { toWireFormat } from '../publish/stages';
 import { loadConfig } from '../lib/config';
 import { createPool, type Pool } from '../lib/db';
 import { projectPath } from '../lib/paths';

@@ -15,7 +15,7 @@ import { registerSchema } from '../catalog/registry/store';
 import { deriveShareSchema } from '../catalog/sharingPolicy';
 import { insertConnector } from '../connectors/store';
 import { ConnectWorker } from '../connectors/worker';
-import { toWireFormat } from '../gateway/publish/stages';
+import { toWireFormat } from '../publish/stages';
 import { loadConfig } from '../lib/config';
 import { createPool, ensureDatabase } from '../lib/db';
 import { createLogger } from '../lib/logger';

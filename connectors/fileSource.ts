@@ -3,7 +3,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type avro from 'avsc';
 import { parse } from 'csv-parse';
-import type { DatasetRuntimes } from '../gateway/publish/datasetRuntime';
+import type { DatasetRuntimes } from '../publish/datasetRuntime';
 import type { Pool } from '../lib/db';
 import type { FileSourceConfig } from './config';
 import { ConnectorFailure } from './retry';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { DatasetRuntimes } from '../gateway/publish/datasetRuntime';
+import type { DatasetRuntimes } from '../publish/datasetRuntime';
 import { type PostgresSourceConfig, toPostgresUrl } from './config';
 import { ConnectorFailure } from './retry';
 import type { SourceBatch, SourceReader, SourceRecord } from './sourceTask';

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Principal } from '../catalog/keys';
-import { publishRecords, type PublishOutcome } from '../gateway/publish/pipeline';
-import type { RejectedRecord } from '../gateway/publish/stages';
+import { publishRecords, type PublishOutcome } from '../publish/pipeline';
+import type { RejectedRecord } from '../publish/stages';
 import { GovxError, errorMessage } from '../lib/errors';
 import type { FileSourceConfig, PostgresSourceConfig } from './config';
 import { sendDeadLetters, sourceDeadLetterMessage } from './deadLetter';

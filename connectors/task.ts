@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
-import type { KafkaExchange } from '../gateway/exchange';
-import type { GatewayMetrics } from '../gateway/metrics';
-import type { DatasetRuntimes } from '../gateway/publish/datasetRuntime';
+import type { KafkaExchange } from '../lib/kafkaExchange';
+import type { GatewayMetrics } from '../lib/metrics';
+import type { DatasetRuntimes } from '../publish/datasetRuntime';
 import type pg from 'pg';
 import type { Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';

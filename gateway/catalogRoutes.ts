@@ -6,7 +6,7 @@ import { datasetHistory, etagOf, getDataset, listDatasets } from '../catalog/dat
 import type { Principal } from '../catalog/keys';
 import type { Pool } from '../lib/db';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
-import type { DatasetRuntimes } from './publish/datasetRuntime';
+import type { DatasetRuntimes } from '../publish/datasetRuntime';
 import { principalOf } from './middleware/auth';
 
 function intParam(value: unknown, name: string, fallback: number, min: number, max: number): number {

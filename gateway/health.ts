@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import type { Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';
-import type { KafkaExchange } from './exchange';
-import type { GatewayMetrics } from './metrics';
+import type { KafkaExchange } from '../lib/kafkaExchange';
+import type { GatewayMetrics } from '../lib/metrics';
 import type { components } from './openapi';
 
 type Readiness = components['schemas']['Readiness'];

@@ -24,7 +24,7 @@ import { ConflictError, InputError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { type KeyAuthenticator, authenticate, principalOf } from './middleware/auth';
 import { RegistryError, registryErrorHandler, registryErrors, registryNotFoundRoute, sendRegistry } from './middleware/confluentErrors';
-import type { DatasetRuntimes } from './publish/datasetRuntime';
+import type { DatasetRuntimes } from '../publish/datasetRuntime';
 
 /**
  * The schema registry over HTTP, speaking the Confluent Schema Registry REST API (paths, media type, error

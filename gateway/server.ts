@@ -7,9 +7,9 @@ import { createPool, ensureDatabase } from '../lib/db';
 import { createKafka, topicEndOffsets } from '../lib/kafka';
 import type { Logger } from '../lib/logger';
 import { createApp, type GatewayApp } from './app';
-import { KafkaExchange } from './exchange';
-import { GatewayMetrics } from './metrics';
-import { ShareDistributor } from './distribution/shareDistributor';
+import { KafkaExchange } from '../lib/kafkaExchange';
+import { GatewayMetrics } from '../lib/metrics';
+import { ShareDistributor } from '../distributor/shareDistributor';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
 
 export interface RunningGateway {

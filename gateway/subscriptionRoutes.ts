@@ -20,7 +20,7 @@ import {
 import type { Pool } from '../lib/db';
 import { GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { decodeCursor, encodeCursor, pullShareRecords, ShareDecoder, ShareReader, type Positions } from './distribution/httpDelivery';
+import { decodeCursor, encodeCursor, pullShareRecords, ShareDecoder, ShareReader, type Positions } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 
 export interface SubscriptionRouteDeps extends SubscriptionDeps {

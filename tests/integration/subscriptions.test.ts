@@ -1,6 +1,6 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { getSubscription } from '../../catalog/subscriptions';
-import { ShareDistributor } from '../../gateway/distribution/shareDistributor';
+import { ShareDistributor } from '../../distributor/shareDistributor';
 import { createLogger } from '../../lib/logger';
 import { compileNaturalType } from '../../schemas/codec';
 import { generateSample } from '../../schemas/samples';

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { IdempotencyStore } from '../../../gateway/publish/idempotency';
+import { IdempotencyStore } from '../../../gateway/idempotency';
 import { createPool } from '../../../lib/db';
 import { GovxError } from '../../../lib/errors';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateSample } from '../../../schemas/samples';
 import { compileNaturalType } from '../../../schemas/codec';
-import { requestFingerprint } from '../../../gateway/publish/idempotency';
+import { requestFingerprint } from '../../../gateway/idempotency';
 import crypto from 'node:crypto';
 import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack, topicEnd } from '../../support/stack';
 

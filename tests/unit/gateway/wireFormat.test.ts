@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compileNaturalType } from '../../../schemas/codec';
 import { domainChecksOf } from '../../../schemas/validators';
-import { fromWireFormat, validateRecords } from '../../../gateway/publish/stages';
-import type { DatasetRuntime } from '../../../gateway/publish/datasetRuntime';
-import { overlongStrings } from '../../../gateway/publish/body';
+import { fromWireFormat, validateRecords } from '../../../publish/stages';
+import type { DatasetRuntime } from '../../../publish/datasetRuntime';
+import { overlongStrings } from '../../../gateway/publishBody';
 import { generateSample } from '../../../schemas/samples';
 
 const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../schemas/population.residents.avsc'), 'utf8'));

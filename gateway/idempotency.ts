@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import type { Pool } from '../../lib/db';
-import { ConflictError, GovxError, InputError, UnavailableError, errorMessage } from '../../lib/errors';
+import type { Pool } from '../lib/db';
+import { ConflictError, GovxError, InputError, UnavailableError, errorMessage } from '../lib/errors';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 

@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
-import { getSchemaById } from '../../catalog/registry/store';
-import { shareTopic, type Subscription } from '../../catalog/subscriptions';
-import type { Pool } from '../../lib/db';
-import { InputError } from '../../lib/errors';
-import { decodeBounded } from '../../schemas/boundedDecode';
-import { compileNaturalType } from '../../schemas/codec';
+import { getSchemaById } from '../catalog/registry/store';
+import { shareTopic, type Subscription } from '../catalog/subscriptions';
+import type { Pool } from '../lib/db';
+import { InputError } from '../lib/errors';
+import { decodeBounded } from '../schemas/boundedDecode';
+import { compileNaturalType } from '../schemas/codec';
 import { fromWireFormat } from '../publish/stages';
 import type avro from 'avsc';
 

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { KafkaExchange, type ProducedRange } from '../../../gateway/exchange';
+import { KafkaExchange, type ProducedRange } from '../../../lib/kafkaExchange';
 import { loadConfig } from '../../../lib/config';
 import { createLogger } from '../../../lib/logger';
 import { readTopicUntil } from '../../support/stack';

@@ -1,4 +1,4 @@
-import { InputError } from '../../lib/errors';
+import { InputError } from '../lib/errors';
 
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;

@@ -1,10 +1,10 @@
 import client from 'prom-client';
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
-import { type Dataset, datasetTopic, getDataset } from '../../catalog/datasets';
-import { getSchemaById, getSubjectVersion, type SubjectVersion } from '../../catalog/registry/store';
-import { parseAvroSchema } from '../../catalog/registry/canonical';
-import { describeSchemaChange } from '../../catalog/registry/compatibility';
-import { loadMaskingKey } from '../../catalog/sharingPolicy';
+import { type Dataset, datasetTopic, getDataset } from '../catalog/datasets';
+import { getSchemaById, getSubjectVersion, type SubjectVersion } from '../catalog/registry/store';
+import { parseAvroSchema } from '../catalog/registry/canonical';
+import { describeSchemaChange } from '../catalog/registry/compatibility';
+import { loadMaskingKey } from '../catalog/sharingPolicy';
 import {
   expireSubscriptions,
   liveSubscriptions,
@@ -12,10 +12,10 @@ import {
   pauseSubscription,
   shareTopic,
   type Subscription,
-} from '../../catalog/subscriptions';
-import type { Pool } from '../../lib/db';
-import { errorMessage } from '../../lib/errors';
-import type { Logger } from '../../lib/logger';
+} from '../catalog/subscriptions';
+import type { Pool } from '../lib/db';
+import { errorMessage } from '../lib/errors';
+import type { Logger } from '../lib/logger';
 import { ShareProjector, UndecodableRecordError } from './shareProjector';
 
 export interface DistributorOptions {

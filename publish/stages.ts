@@ -1,9 +1,9 @@
 import type { IHeaders, Message } from 'kafkajs';
-import type { Principal } from '../../catalog/keys';
-import { ForbiddenError, GovxError, InputError, NotFoundError } from '../../lib/errors';
-import { type FieldError, validateNatural } from '../../schemas/codec';
-import { runDomainChecks } from '../../schemas/validators';
-import { overlongStrings } from './body';
+import type { Principal } from '../catalog/keys';
+import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
+import { type FieldError, validateNatural } from '../schemas/codec';
+import { runDomainChecks } from '../schemas/validators';
+import { overlongStrings } from '../gateway/publishBody';
 import type { DatasetRuntime } from './datasetRuntime';
 
 export const DEFAULT_MAX_STRING_LENGTH = 65536;

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { verifyAuditChain } from '../../../catalog/audit';
 import { migrate } from '../../../catalog/migrate';
-import { AuditGroupCommit } from '../../../gateway/publish/auditGroupCommit';
+import { AuditGroupCommit } from '../../../publish/auditGroupCommit';
 import { createPool, type Pool } from '../../../lib/db';
 
 let pool: Pool;

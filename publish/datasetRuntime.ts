@@ -1,9 +1,9 @@
 import type avro from 'avsc';
-import { type Dataset, getDataset } from '../../catalog/datasets';
-import { getSubjectVersion } from '../../catalog/registry/store';
-import type { Pool } from '../../lib/db';
-import { compileNaturalType } from '../../schemas/codec';
-import { domainChecksOf } from '../../schemas/validators';
+import { type Dataset, getDataset } from '../catalog/datasets';
+import { getSubjectVersion } from '../catalog/registry/store';
+import type { Pool } from '../lib/db';
+import { compileNaturalType } from '../schemas/codec';
+import { domainChecksOf } from '../schemas/validators';
 
 /** What the publish path needs of a dataset: its catalog entry and its latest schema, compiled. */
 export interface DatasetRuntime {

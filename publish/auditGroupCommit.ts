@@ -1,5 +1,5 @@
-import { type AuditEntryInput, appendAudit, appendAuditBatch } from '../../catalog/audit';
-import type { Pool } from '../../lib/db';
+import { type AuditEntryInput, appendAudit, appendAuditBatch } from '../catalog/audit';
+import type { Pool } from '../lib/db';
 
 interface Waiting {
   entry: AuditEntryInput;

@@ -1,6 +1,6 @@
 import { CompressionTypes, type Admin, type Kafka, type Message, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
-import { UnavailableError, errorMessage } from '../lib/errors';
-import type { Logger } from '../lib/logger';
+import { UnavailableError, errorMessage } from './errors';
+import type { Logger } from './logger';
 
 export interface ExchangeOptions {
   partitions: number;

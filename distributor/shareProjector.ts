@@ -1,11 +1,11 @@
 import type avro from 'avsc';
 import type { IHeaders, Message } from 'kafkajs';
-import { getSchemaById } from '../../catalog/registry/store';
-import { Masker } from '../../catalog/sharingPolicy';
-import type { Subscription } from '../../catalog/subscriptions';
-import type { Pool } from '../../lib/db';
-import { decodeBounded } from '../../schemas/boundedDecode';
-import { compileNaturalType } from '../../schemas/codec';
+import { getSchemaById } from '../catalog/registry/store';
+import { Masker } from '../catalog/sharingPolicy';
+import type { Subscription } from '../catalog/subscriptions';
+import type { Pool } from '../lib/db';
+import { decodeBounded } from '../schemas/boundedDecode';
+import { compileNaturalType } from '../schemas/codec';
 import { fromWireFormat, toWireFormat } from '../publish/stages';
 
 /** Header names carried from the dataset record onto every share record. */

@@ -1,13 +1,13 @@
 import express, { type Request, type Response, Router } from 'express';
-import { GovxError, InputError } from '../../lib/errors';
-import { principalOf } from '../middleware/auth';
-import { errorBody } from '../middleware/errors';
-import type { components } from '../openapi';
-import type { DepartmentRateLimiter } from '../middleware/rateLimit';
-import { parseJsonBody, assertJsonDepth } from './body';
+import { GovxError, InputError } from '../lib/errors';
+import { principalOf } from './middleware/auth';
+import { errorBody } from './middleware/errors';
+import type { components } from './openapi';
+import type { DepartmentRateLimiter } from './middleware/rateLimit';
+import { parseJsonBody, assertJsonDepth } from './publishBody';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
-import { authorizePublisher, type PublishDeps, publishRecords } from './pipeline';
-import { decodeRecords } from './stages';
+import { authorizePublisher, type PublishDeps, publishRecords } from '../publish/pipeline';
+import { decodeRecords } from '../publish/stages';
 
 export interface PublishRouteDeps extends PublishDeps {
   maxBodyBytes: number;
