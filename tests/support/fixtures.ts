@@ -16,6 +16,23 @@ export const indicatorSchema = {
   ],
 };
 
+/** The body that creates a dataset of indicators owned by `owner`. */
+export function indicatorDatasetInput(id: string, owner: string, sharing: 'unconditional' | 'conditional' | 'none' = 'unconditional') {
+  return {
+    id,
+    title: { zh: '测试指标', en: 'Test indicators' },
+    owner,
+    category: 'macro-economy',
+    abstract: 'For a test.',
+    sharing: sharing === 'none' ? { type: 'none', legalBasis: 'a test law' } : { type: sharing },
+    updateCycle: 'quarterly',
+    keyField: 'code',
+    status: 'active',
+    schema: indicatorSchema,
+    fields: { value: { sensitivity: 1 } },
+  };
+}
+
 /** A dataset of indicators owned by `owner`, created by an admin; returns its id. */
 export async function createIndicatorDataset(
   url: string,
@@ -23,22 +40,7 @@ export async function createIndicatorDataset(
   opts: { owner: string; sharing?: 'unconditional' | 'conditional' | 'none'; id?: string },
 ): Promise<string> {
   const id = opts.id ?? `test.ind-${unique()}`;
-  const res = await httpJson(`${url}/v1/datasets`, {
-    key: adminKey,
-    body: {
-      id,
-      title: { zh: '测试指标', en: 'Test indicators' },
-      owner: opts.owner,
-      category: 'macro-economy',
-      abstract: 'For a test.',
-      sharing: opts.sharing === 'none' ? { type: 'none', legalBasis: 'a test law' } : { type: opts.sharing ?? 'unconditional' },
-      updateCycle: 'quarterly',
-      keyField: 'code',
-      status: 'active',
-      schema: indicatorSchema,
-      fields: { value: { sensitivity: 1 } },
-    },
-  });
+  const res = await httpJson(`${url}/v1/datasets`, { key: adminKey, body: indicatorDatasetInput(id, opts.owner, opts.sharing) });
   if (res.status !== 201) throw new Error(`could not create dataset ${id}: ${res.status} ${JSON.stringify(res.body)}`);
   return id;
 }
