@@ -10,6 +10,8 @@ import { projectPath, projectRoot } from './paths';
 export interface GovxConfig {
   readonly host: string;
   readonly port: number;
+  readonly metricsHost: string;
+  readonly metricsPort: number;
   readonly databaseUrl: string;
   readonly kafkaBrokers: readonly string[];
   readonly kafkaClientId: string;
@@ -37,6 +39,10 @@ export interface GovxConfig {
   readonly produceBatchBytes: number;
   readonly rateLimitRecordsPerSec: number;
   readonly rateLimitRequestsPerSec: number;
+  readonly rateLimitKeyRequestsPerSec: number;
+  readonly denialAuditIntervalSec: number;
+  readonly maxStreamsPerDepartment: number;
+  readonly maxPullsPerDepartment: number;
   readonly connectWorker: boolean;
   readonly connectPollMs: number;
   readonly connectFileRoot: string;
@@ -131,6 +137,18 @@ const byteSize: Parser<number> = (raw) => {
 export const settings = {
   host: { env: 'GOVX_HOST', description: 'address the gateway listens on', default: '127.0.0.1', parse: text },
   port: { env: 'GOVX_PORT', description: 'port the gateway listens on', default: '8080', parse: integer(0, 65535) },
+  metricsHost: {
+    env: 'GOVX_METRICS_HOST',
+    description: 'address the Prometheus /metrics listener binds (loopback: only this host scrapes it)',
+    default: '127.0.0.1',
+    parse: text,
+  },
+  metricsPort: {
+    env: 'GOVX_METRICS_PORT',
+    description: 'port of the Prometheus /metrics listener, apart from the API (0: any free port)',
+    default: '9464',
+    parse: integer(0, 65535),
+  },
   databaseUrl: {
     env: 'DATABASE_URL',
     description: 'PostgreSQL connection string; the database is created if missing',
@@ -261,6 +279,30 @@ export const settings = {
     description: 'publish requests per second each department may send to one gateway process (0: no limit)',
     default: '200',
     parse: integer(0, 1_000_000),
+  },
+  rateLimitKeyRequestsPerSec: {
+    env: 'GOVX_RATE_LIMIT_KEY_REQUESTS_PER_SEC',
+    description: 'requests per second each API key may send to all gateways together, denied ones included (0: no limit)',
+    default: '100',
+    parse: integer(0, 1_000_000),
+  },
+  denialAuditIntervalSec: {
+    env: 'GOVX_DENIAL_AUDIT_INTERVAL_SEC',
+    description: 'denied requests are audited as one entry per key per interval of this many seconds, with their count',
+    default: '60',
+    parse: integer(1, 86400),
+  },
+  maxStreamsPerDepartment: {
+    env: 'GOVX_MAX_STREAMS_PER_DEPARTMENT',
+    description: 'open Server-Sent Event streams a department may hold across all gateways (429 beyond)',
+    default: '10',
+    parse: integer(1, 100_000),
+  },
+  maxPullsPerDepartment: {
+    env: 'GOVX_MAX_PULLS_PER_DEPARTMENT',
+    description: 'HTTP pulls a department may have running at once across all gateways (429 beyond)',
+    default: '10',
+    parse: integer(1, 100_000),
   },
   connectWorker: {
     env: 'GOVX_CONNECT_WORKER',
