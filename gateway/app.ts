@@ -18,8 +18,10 @@ import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { IdempotencyStore } from './idempotency';
 import { publishRouter } from './publishRoute';
 import { subscriptionRouter } from './subscriptionRoutes';
-import type { Kafka } from 'kafkajs';
+import type { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
+import type { KafkaPort } from '../lib/kafkaPort';
+import { ShareDelivery } from './httpDelivery';
 import { registryRouter } from './registryRoutes';
 
 export interface AppDeps {
@@ -30,13 +32,17 @@ export interface AppDeps {
   log: Logger;
   isAccepting?: () => boolean;
   /** For subscriptions: share topics, the dataset topic's end offsets, and HTTP delivery. */
-  kafka: { client: Kafka; topics: SubscriptionKafka };
+  kafka: { port: KafkaPort; topics: SubscriptionKafka };
+  /** The process's registry-backed schema cache (publish runtimes, HTTP delivery). */
+  schemas: SchemaCache;
 }
 
 export interface GatewayApp {
   app: Express;
   runtimes: DatasetRuntimes;
   keys: KeyAuthenticator;
+  /** HTTP delivery's open streams and pulls, which the gateway's shutdown ends. */
+  delivery: ShareDelivery;
 }
 
 function routeLabel(req: Request): string {
@@ -61,7 +67,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  const runtimes = new DatasetRuntimes(deps.pool);
+  const runtimes = new DatasetRuntimes(deps.pool, deps.schemas);
+  const delivery = new ShareDelivery(deps.kafka.port, deps.schemas);
   const keys = new KeyAuthenticator(deps.pool);
 
   app.use(requestId);
@@ -95,9 +102,9 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(requestValidation(openApi, { maxBodyBytes: Math.min(deps.config.maxBodyBytes, 4 * 1024 * 1024), maxJsonDepth: deps.config.maxJsonDepth }));
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(auditRouter({ pool: deps.pool }));
-  app.use(subscriptionRouter({ pool: deps.pool, kafka: deps.kafka.topics, kafkaClient: deps.kafka.client, log: deps.log }));
+  app.use(subscriptionRouter({ pool: deps.pool, kafka: deps.kafka.topics, delivery, log: deps.log }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
-  return { app, runtimes, keys };
+  return { app, runtimes, keys, delivery };
 }

@@ -4,10 +4,9 @@ import { principalOf } from './middleware/auth';
 import { errorBody } from './middleware/errors';
 import type { components } from './openapi';
 import type { DepartmentRateLimiter } from './middleware/rateLimit';
-import { parseJsonBody, assertJsonDepth } from './publishBody';
+import { assertJsonDepth, decodeRecords, parseJsonBody } from './publishBody';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
 import { authorizePublisher, type PublishDeps, publishRecords } from '../publish/pipeline';
-import { decodeRecords } from '../publish/stages';
 
 export interface PublishRouteDeps extends PublishDeps {
   maxBodyBytes: number;

@@ -4,27 +4,35 @@ import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catal
 import { migrate } from '../catalog/migrate';
 import type { GovxConfig } from '../lib/config';
 import { createPool, ensureDatabase } from '../lib/db';
-import { createKafka, topicEndOffsets } from '../lib/kafka';
+import { createKafka } from '../lib/kafka';
+import { kafkajsPort, topicEndOffsets } from '../lib/kafkaPort';
+import { ShutdownSequence } from '../lib/lifecycle';
 import type { Logger } from '../lib/logger';
 import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from '../lib/kafkaExchange';
 import { GatewayMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
+import { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
 
 export interface RunningGateway {
   url: string;
   port: number;
   gateway: GatewayApp;
+  /** The process's shutdown sequence, holding the gateway's roles (and any the caller adds after them). */
+  shutdown: ShutdownSequence;
+  /** Runs the shutdown sequence. */
   close: () => Promise<void>;
 }
 
 /**
- * Prepares the database (create, migrate, optionally seed the catalog) and serves the gateway. `close`
- * shuts down in order: readiness turns 503, the listener stops taking connections, in-flight requests
- * finish, the producer is flushed and disconnected, and the pool is closed.
+ * Prepares the database (create, migrate, optionally seed the catalog) and serves the gateway, with the
+ * distributor unless GOVX_DISTRIBUTOR is off. Each role joins the shutdown sequence as it starts, so it
+ * stops in reverse: the HTTP server (readiness turns 503, no new connections, open streams and pulls end,
+ * in-flight requests finish), the distributor (after its batches in flight), the producer (flushed), the pool.
  */
-export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean } = {}): Promise<RunningGateway> {
+export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean; shutdown?: ShutdownSequence } = {}): Promise<RunningGateway> {
+  const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
   await ensureDatabase(config.databaseUrl, log);
   const pool = createPool(config.databaseUrl, { max: 20, applicationName: 'govx-gateway' });
   try {
@@ -37,6 +45,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await pool.end();
     throw err;
   }
+  shutdown.add('database pool', () => pool.end());
   const kafka = createKafka(config, log, 'gateway');
   const exchange = new KafkaExchange(
     kafka,
@@ -49,46 +58,57 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     },
     log.child({ component: 'exchange' }),
   );
-  let accepting = true;
+  shutdown.add('kafka producer', () => exchange.close());
+  const port = kafkajsPort(kafka);
+  const schemas = new SchemaCache(pool);
   const metrics = new GatewayMetrics();
+  if (config.distributor) {
+    const distributor = new ShareDistributor(
+      { kafka: kafkajsPort(createKafka(config, log, 'distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
+      { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions },
+    );
+    distributor.start();
+    shutdown.add('distributor', () => distributor.stop());
+  }
+  let accepting = true;
   const topics: SubscriptionKafka = {
     ensureTopic: (topic) => exchange.ensureTopic(topic),
-    endOffsets: (topic) => topicEndOffsets(kafka, topic),
+    endOffsets: (topic) => topicEndOffsets(port, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, isAccepting: () => accepting, kafka: { client: kafka, topics } });
-  const distributor = config.distributor
-    ? new ShareDistributor(createKafka(config, log, 'distributor'), pool, log.child({ component: 'distributor' }), { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions }, metrics.registry)
-    : null;
-  distributor?.start();
+  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port, topics } });
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url }, 'gateway listening');
-
-  let closing: Promise<void> | null = null;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      accepting = false;
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+  } catch (err) {
+    await shutdown.run('the gateway could not listen');
+    throw err;
+  }
+  shutdown.add('http server', async (finishNow) => {
+    accepting = false;
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    await gateway.delivery.stop();
+    // in-flight requests (publishes) finish; connections are closed as soon as they are idle
+    server.closeIdleConnections();
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    const cut = (): void => server.closeAllConnections();
+    finishNow.addEventListener('abort', cut, { once: true });
+    try {
       await drained;
-      clearTimeout(timer);
-      await distributor?.stop();
-      await exchange.close();
-      await pool.end();
-      log.info('gateway stopped');
-    })();
-    return closing;
-  };
-  return { url, port, gateway, close };
+    } finally {
+      clearInterval(idle);
+      finishNow.removeEventListener('abort', cut);
+    }
+  });
+  const listening = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${listening}`;
+  log.info({ url }, 'gateway listening');
+  return { url, port: listening, gateway, shutdown, close: async () => void (await shutdown.run('close')) };
 }

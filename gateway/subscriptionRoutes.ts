@@ -1,5 +1,4 @@
 import express, { type Request, type Response, Router } from 'express';
-import type { Kafka } from 'kafkajs';
 import type { Principal } from '../catalog/keys';
 import {
   approveSubscription,
@@ -20,11 +19,11 @@ import {
 import type { Pool } from '../lib/db';
 import { GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { decodeCursor, encodeCursor, pullShareRecords, ShareDecoder, ShareReader, type Positions } from './httpDelivery';
+import { decodeCursor, encodeCursor, type Positions, type ShareDelivery } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 
 export interface SubscriptionRouteDeps extends SubscriptionDeps {
-  kafkaClient: Kafka;
+  delivery: ShareDelivery;
   log: Logger;
 }
 
@@ -59,7 +58,6 @@ async function deliverableTo(pool: Pool, principal: Principal, id: string): Prom
 export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
   const router = Router();
   const json = express.json({ limit: '256kb' });
-  const decoder = new ShareDecoder(deps.pool);
   const rid = (res: Response): string => String(res.locals.requestId);
 
   router.post('/v1/subscriptions', json, async (req, res) => {
@@ -113,7 +111,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     } else {
       from = await httpCursorOf(deps.pool, sub.id);
     }
-    const { records, next } = await pullShareRecords(deps.kafkaClient, decoder, sub, from, limit, waitMs);
+    const { records, next } = await deps.delivery.pull(sub, from, limit, waitMs);
     res.json({ subscription: sub.id, records, cursor: encodeCursor(next) });
   });
 
@@ -124,10 +122,10 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const resumeFrom = req.get('last-event-id') ?? (typeof req.query.cursor === 'string' ? req.query.cursor : undefined);
     const from = resumeFrom !== undefined ? decodeCursor(resumeFrom) : await httpCursorOf(deps.pool, sub.id);
 
+    const reader = deps.delivery.reader(sub);
     res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     res.write(': govx share stream\n\n');
-    const reader = new ShareReader(deps.kafkaClient, decoder, sub);
     let closed = false;
     const close = async (reason?: string): Promise<void> => {
       if (closed) return;
@@ -149,6 +147,8 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       );
     }, 2000);
     req.on('close', () => void close());
+    // the gateway is shutting down: the consumer resumes elsewhere from the last event id it received
+    void reader.ended.then(() => close('the gateway is shutting down; reconnect with Last-Event-ID to resume'));
     try {
       await reader.start(from, (record, next) => {
         if (closed) return false;
