@@ -14,7 +14,7 @@ import { projectPath } from '../lib/paths';
 import { startGateway } from '../gateway/server';
 import { generateSample, sampleDatasetIds } from '../schemas/samples';
 import { verifyAuditChain } from '../catalog/audit';
-import { ConnectWorker } from '../connectors/worker';
+import { ConnectWorker } from '../connectors/runtime/worker';
 import { publishFile } from './publish';
 
 /** Runs `fn` with a migrated database pool, closing it afterwards. */

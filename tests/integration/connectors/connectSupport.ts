@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { applyCatalog, readCatalogFile, seedCatalogFile } from '../../../catalog/catalogFile';
 import { defaultSchemaSubject } from '../../../catalog/datasets';
-import { ConnectWorker } from '../../../connectors/worker';
+import { ConnectWorker } from '../../../connectors/runtime/worker';
 import { loadConfig } from '../../../lib/config';
 import { createLogger } from '../../../lib/logger';
 import type { Kafka } from 'kafkajs';

@@ -2,8 +2,8 @@ import pg from 'pg';
 import { migrate } from '../../../catalog/migrate';
 import { registerSchema } from '../../../catalog/registry/store';
 import { createPool, type Pool } from '../../../lib/db';
-import { PostgresSinkWriter, type PostgresSinkOptions } from '../../../connectors/postgresSink';
-import type { SinkRecord } from '../../../connectors/sinkTask';
+import { PostgresSinkWriter, type PostgresSinkOptions } from '../../../connectors/postgresSink/postgresSink';
+import type { SinkRecord } from '../../../connectors/runtime/sinkTask';
 
 let govx: Pool;
 let targetUrl: string;

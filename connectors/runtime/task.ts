@@ -1,12 +1,12 @@
 import type { Kafka } from 'kafkajs';
-import type { KafkaExchange } from '../lib/kafkaExchange';
-import type { GatewayMetrics } from '../lib/metrics';
-import type { DatasetRuntimes } from '../publish/datasetRuntime';
+import type { KafkaExchange } from '../../lib/kafkaExchange';
+import type { GatewayMetrics } from '../../lib/metrics';
+import type { DatasetRuntimes } from '../../publish/datasetRuntime';
 import type pg from 'pg';
-import type { Pool } from '../lib/db';
-import { errorMessage } from '../lib/errors';
-import type { Logger } from '../lib/logger';
-import type { ConnectorConfig } from './config';
+import type { Pool } from '../../lib/db';
+import { errorMessage } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import type { ConnectorConfig } from '../config';
 import { recordError } from './store';
 import type { RetryPolicy } from './retry';
 

@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
-import type { Principal } from '../catalog/keys';
-import { publishRecords, type PublishOutcome } from '../publish/pipeline';
-import type { RejectedRecord } from '../publish/stages';
-import { GovxError, errorMessage } from '../lib/errors';
-import type { FileSourceConfig, PostgresSourceConfig } from './config';
+import type { Principal } from '../../catalog/keys';
+import { publishRecords, type PublishOutcome } from '../../publish/pipeline';
+import type { RejectedRecord } from '../../publish/stages';
+import { GovxError, errorMessage } from '../../lib/errors';
+import type { FileSourceConfig, PostgresSourceConfig } from '../config';
 import { sendDeadLetters, sourceDeadLetterMessage } from './deadLetter';
 import { ConnectorFailure, TaskStopped, retrying, sleep } from './retry';
 import { writeOffset } from './store';

@@ -1,5 +1,5 @@
 import type { IHeaders, Message } from 'kafkajs';
-import type { KafkaExchange } from '../lib/kafkaExchange';
+import type { KafkaExchange } from '../../lib/kafkaExchange';
 
 /** Header values are bounded so one verbose error cannot make the dead-letter record too large to produce. */
 const MAX_HEADER_CHARS = 2000;

@@ -1,8 +1,8 @@
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { errorMessage } from '../lib/errors';
-import type { FileSinkConfig, SubscriptionSinkConfig } from './config';
+import { errorMessage } from '../../lib/errors';
+import type { FileSinkConfig, SubscriptionSinkConfig } from '../config';
 import { sendDeadLetters, sinkDeadLetterMessage } from './deadLetter';
-import { UndecodableValue, WireDecoder } from './decode';
+import { UndecodableValue, WireDecoder } from '../decode';
 import { ConnectorFailure, TaskStopped, retrying } from './retry';
 import { type ConnectorTask, retryPolicyOf, type TaskContext } from './task';
 

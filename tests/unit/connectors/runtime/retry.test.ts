@@ -1,7 +1,7 @@
 import avro from 'avsc';
-import { decodeAvroBody } from '../../../connectors/decode';
-import { isTransient, retrying, TaskStopped } from '../../../connectors/retry';
-import { InputError, UnavailableError } from '../../../lib/errors';
+import { decodeAvroBody } from '../../../../connectors/decode';
+import { isTransient, retrying, TaskStopped } from '../../../../connectors/runtime/retry';
+import { InputError, UnavailableError } from '../../../../lib/errors';
 
 const policy = (overrides: Partial<Parameters<typeof retrying>[1]> = {}) => ({
   timeoutMs: 5_000,

@@ -3,10 +3,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { getSchemaById } from '../catalog/registry/store';
-import type { Pool } from '../lib/db';
-import { ConnectorFailure } from './retry';
-import type { SinkRecord, SinkWriter, SinkWriteResult } from './sinkTask';
+import { getSchemaById } from '../../catalog/registry/store';
+import type { Pool } from '../../lib/db';
+import { ConnectorFailure } from '../runtime/retry';
+import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTask';
 
 /**
  * Writes a share topic into a table of the consumer's own PostgreSQL database.
