@@ -46,7 +46,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     throw err;
   }
   shutdown.add('database pool', () => pool.end());
-  const kafka = createKafka(config, log, 'gateway');
+  const kafka = kafkajsPort(createKafka(config, log, 'gateway'));
   const exchange = new KafkaExchange(
     kafka,
     {
@@ -59,7 +59,6 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     log.child({ component: 'exchange' }),
   );
   shutdown.add('kafka producer', () => exchange.close());
-  const port = kafkajsPort(kafka);
   const schemas = new SchemaCache(pool);
   const metrics = new GatewayMetrics();
   if (config.distributor) {
@@ -73,9 +72,9 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   let accepting = true;
   const topics: SubscriptionKafka = {
     ensureTopic: (topic) => exchange.ensureTopic(topic),
-    endOffsets: (topic) => topicEndOffsets(port, topic),
+    endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port, topics } });
+  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics } });
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;

@@ -1,4 +1,4 @@
-import type { IHeaders, Message } from 'kafkajs';
+import type { KafkaHeaders, OutgoingMessage } from '../lib/kafkaPort';
 import type { Principal } from '../catalog/keys';
 import { ForbiddenError, GovxError, NotFoundError } from '../lib/errors';
 import { type FieldError, validateNatural } from '../schemas/codec';
@@ -103,8 +103,8 @@ export interface Provenance {
 }
 
 /** stamp: the provenance headers every record carries on govx topics. */
-export function stampProvenance(records: ValidRecord[], p: Provenance): Message[] {
-  const headers: IHeaders = {
+export function stampProvenance(records: ValidRecord[], p: Provenance): OutgoingMessage[] {
+  const headers: KafkaHeaders = {
     'govx-dataset': p.dataset,
     'govx-publisher': p.publisher,
     'govx-schema-id': String(p.schemaId),
@@ -140,7 +140,7 @@ export function deadLetters(
   records: readonly unknown[],
   rawLines: ReadonlyMap<number, string>,
   ctx: DeadLetterContext,
-): Message[] {
+): OutgoingMessage[] {
   return rejected.map(({ index, errors }) => {
     const record = records[index];
     const raw = rawLines.get(index);
@@ -149,7 +149,7 @@ export function deadLetters(
     if (truncated) value = value.subarray(0, MAX_DEAD_LETTER_VALUE_BYTES);
     const keyValue = record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[ctx.keyField] : undefined;
     const rules = [...new Set(errors.map((e) => e.rule ?? 'invalid'))];
-    const headers: IHeaders = {
+    const headers: KafkaHeaders = {
       'govx-dataset': ctx.dataset,
       'govx-publisher': ctx.publisher,
       'govx-request-id': ctx.requestId,

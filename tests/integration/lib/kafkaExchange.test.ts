@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaExchange, type ProducedRange } from '../../../lib/kafkaExchange';
+import { kafkajsPort } from '../../../lib/kafkaPort';
 import { loadConfig } from '../../../lib/config';
 import { createLogger } from '../../../lib/logger';
 import { readTopicUntil } from '../../support/stack';
@@ -15,7 +16,7 @@ const exchanges: KafkaExchange[] = [];
 const topics: string[] = [];
 
 function exchange(opts: { lingerMs?: number; maxBatchBytes?: number } = {}): KafkaExchange {
-  const e = new KafkaExchange(kafka, { partitions: 3, replicationFactor: 1, timeoutMs: 15000, ...opts }, log);
+  const e = new KafkaExchange(kafkajsPort(kafka), { partitions: 3, replicationFactor: 1, timeoutMs: 15000, ...opts }, log);
   exchanges.push(e);
   return e;
 }
