@@ -26,14 +26,3 @@ export function createKafka(config: Pick<GovxConfig, 'kafkaBrokers' | 'kafkaClie
       },
   });
 }
-
-/** partition → the offset the next record will get (the topic's end), with a short-lived admin client. */
-export async function topicEndOffsets(kafka: Kafka, topic: string): Promise<Record<string, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [String(o.partition), o.high]));
-  } finally {
-    await admin.disconnect();
-  }
-}

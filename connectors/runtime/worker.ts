@@ -7,10 +7,10 @@ import { KafkaExchange } from '../../lib/kafkaExchange';
 import { GatewayMetrics } from '../../lib/metrics';
 import { DatasetRuntimes } from '../../publish/datasetRuntime';
 import type { GovxConfig } from '../../lib/config';
-import { createPool, ensureDatabase, type Pool } from '../../lib/db';
+import { createPool, ensureDatabase } from '../../lib/db';
 import { errorMessage } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
-import { kafkajsPort, type KafkaPort } from '../../lib/kafkaPort';
+import { kafkajsPort } from '../../lib/kafkaPort';
 import type { Logger } from '../../lib/logger';
 import { type ConnectorConfig, connectFileRoot, kindOf, runsOnOneWorker, validateConnectorConfig } from '../config';
 import { FileSinkWriter } from '../fileSink/fileSink';
@@ -36,15 +36,9 @@ interface ActiveTask {
   done: Promise<void>;
 }
 
-export interface WorkerDeps {
+/** What a worker shares with every task it runs. */
+export interface WorkerDeps extends Pick<TaskContext, 'pool' | 'kafka' | 'exchange' | 'runtimes' | 'schemas' | 'metrics' | 'log'> {
   config: GovxConfig;
-  pool: Pool;
-  kafka: KafkaPort;
-  exchange: KafkaExchange;
-  runtimes: DatasetRuntimes;
-  schemas: SchemaCache;
-  metrics: GatewayMetrics;
-  log: Logger;
 }
 
 export interface WorkerOptions {

@@ -1,15 +1,7 @@
 import avro from 'avsc';
 import { decodeWireFormat, encodeRecord, encodeWireFormat, MAX_VALUE_BYTES, UndecodableValueError } from '../../../schemas/wireFormat';
 
-function rejection(fn: () => unknown): UndecodableValueError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UndecodableValueError);
-    return err as UndecodableValueError;
-  }
-  throw new Error('expected an UndecodableValueError');
-}
+const undecodable = (errorClass: string) => expect.objectContaining({ name: UndecodableValueError.name, errorClass });
 
 describe('the Confluent wire format', () => {
   const type = avro.Type.forSchema({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }] });
@@ -28,9 +20,9 @@ describe('the Confluent wire format', () => {
   });
 
   it('refuses what is not in the wire format, and what is too large to decode, with a stable class', () => {
-    expect(rejection(() => decodeWireFormat(Buffer.from('{"id_number":"not avro"}'))).errorClass).toBe('wire-format');
-    expect(rejection(() => decodeWireFormat(Buffer.from([0, 0, 0]))).errorClass).toBe('wire-format');
+    expect(() => decodeWireFormat(Buffer.from('{"id_number":"not avro"}'))).toThrow(undecodable('wire-format'));
+    expect(() => decodeWireFormat(Buffer.from([0, 0, 0]))).toThrow(undecodable('wire-format'));
     const tooLarge = Buffer.alloc(MAX_VALUE_BYTES + 1);
-    expect(rejection(() => decodeWireFormat(tooLarge)).errorClass).toBe('too-large');
+    expect(() => decodeWireFormat(tooLarge)).toThrow(undecodable('too-large'));
   });
 });
