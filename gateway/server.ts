@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
 import { migrate } from '../catalog/migrate';
 import type { GovxConfig } from '../lib/config';
@@ -90,19 +90,17 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await shutdown.run('the gateway could not listen');
     throw err;
   }
+  const connections = closeWhenIdle(server);
   shutdown.add('http server', async (finishNow) => {
     accepting = false;
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    connections.closing();
     await gateway.delivery.stop();
-    // in-flight requests (publishes) finish; connections are closed as soon as they are idle
-    server.closeIdleConnections();
-    const idle = setInterval(() => server.closeIdleConnections(), 100);
     const cut = (): void => server.closeAllConnections();
     finishNow.addEventListener('abort', cut, { once: true });
     try {
       await drained;
     } finally {
-      clearInterval(idle);
       finishNow.removeEventListener('abort', cut);
     }
   });
@@ -110,4 +108,33 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${listening}`;
   log.info({ url }, 'gateway listening');
   return { url, port: listening, gateway, shutdown, close: async () => void (await shutdown.run('close')) };
+}
+
+/**
+ * Once shutdown begins, each connection is ended (FIN after everything written, so an answer or a
+ * stream's last event is never cut short) as soon as it has no response in flight. Node's own
+ * closeIdleConnections destroys a connection whose response has ended but is not yet flushed.
+ */
+function closeWhenIdle(server: http.Server): { closing: () => void } {
+  const inFlight = new Map<Socket, number>();
+  let closing = false;
+  server.on('connection', (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once('close', () => inFlight.delete(socket));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (closing && left === 0) socket.end();
+    });
+  });
+  return {
+    closing: () => {
+      closing = true;
+      for (const [socket, n] of inFlight) if (n === 0) socket.end();
+    },
+  };
 }

@@ -24,7 +24,7 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
   const log = createLogger(process.env.GOVX_LOG_LEVEL ?? 'silent', 'govx-test');
   const gateway = await startGateway(config, log, { seed: true });
   const pool = createPool(config.databaseUrl, { max: 3 });
-  const kafka = new Kafka({ clientId: 'govx-test', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
+  const kafka = testKafka(config);
   return {
     gateway,
     url: gateway.url,
@@ -37,6 +37,11 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
       await pool.end();
     },
   };
+}
+
+/** A Kafka client for a test's own reads and writes, on the run's broker. */
+export function testKafka(config: Pick<GovxConfig, 'kafkaBrokers'> = loadConfig()): Kafka {
+  return new Kafka({ clientId: 'govx-test', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
 }
 
 export async function httpJson(
