@@ -24,7 +24,7 @@ import {
   listConnectors,
   setDesiredState,
   updateConnectorConfig,
-} from '../connectors/store';
+} from '../connectors/runtime/store';
 import type { GovxConfig } from '../lib/config';
 import { withTransaction, type Pool } from '../lib/db';
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../lib/errors';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ConnectWorker } from '../../../connectors/worker';
+import type { ConnectWorker } from '../../../connectors/runtime/worker';
 import { generateSample } from '../../../schemas/samples';
 import { type ConnectTestStack, eventually, startConnectTestStack } from './connectSupport';
 

@@ -177,7 +177,7 @@ describe('from planning to a district PostGIS table', () => {
 describe('to a tax webhook', () => {
   it('delivers signed batches to an allowed endpoint and fails a connector aimed at an internal one', async () => {
     const { createServer } = await import('node:http');
-    const { signature } = await import('../../../connectors/httpSink');
+    const { signature } = await import('../../../connectors/httpSink/httpSink');
     const got: Array<{ key: string; value: Record<string, unknown> }> = [];
     let badSignatures = 0;
     const server = createServer((req, res) => {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EndpointRefused, HttpSinkWriter, isInternalAddress, signature } from '../../../connectors/httpSink';
-import type { SinkRecord } from '../../../connectors/sinkTask';
+import { EndpointRefused, HttpSinkWriter, isInternalAddress, signature } from '../../../connectors/httpSink/httpSink';
+import type { SinkRecord } from '../../../connectors/runtime/sinkTask';
 
 interface Received {
   headers: http.IncomingHttpHeaders;

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import { configEnvNames } from '../../../lib/config';
 import { maskSecrets, restoreMaskedSecrets, SECRET_MASK, validateConnectorConfig } from '../../../connectors/config';
-import { csvCell } from '../../../connectors/fileSource';
-import { pgTimestampToIso } from '../../../connectors/postgresSource';
+import { csvCell } from '../../../connectors/fileSource/fileSource';
+import { pgTimestampToIso } from '../../../connectors/postgresSource/postgresSource';
 import { compileNaturalType } from '../../../schemas/codec';
 
 const ctx = { fileRoot: '/srv/govx/connect', govxDatabaseUrl: 'postgres://postgres@127.0.0.1:5432/govx' };

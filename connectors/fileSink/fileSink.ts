@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertInsideRoot } from './fileSource';
-import type { SinkRecord, SinkWriter, SinkWriteResult } from './sinkTask';
+import { assertInsideRoot } from '../fileSource/fileSource';
+import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTask';
 
 /**
  * Appends records to an NDJSON file, one line each: `{"topic","partition","offset","timestamp","key",

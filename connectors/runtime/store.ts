@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Pool, PoolClient } from '../lib/db';
-import type { ConnectorClass, RawConfig } from './config';
+import type { Pool, PoolClient } from '../../lib/db';
+import type { ConnectorClass, RawConfig } from '../config';
 
 /** Connector definitions, status and source offsets in govx's PostgreSQL (migration 0006). */
 

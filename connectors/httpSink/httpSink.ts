@@ -3,8 +3,8 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { ConnectorFailure } from './retry';
-import type { SinkRecord, SinkWriter, SinkWriteResult } from './sinkTask';
+import { ConnectorFailure } from '../runtime/retry';
+import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTask';
 
 /**
  * Delivers batches of records to a consumer's webhook: `POST {"records":[…]}` as JSON, signed with

@@ -3,12 +3,12 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type avro from 'avsc';
 import { parse } from 'csv-parse';
-import type { DatasetRuntimes } from '../publish/datasetRuntime';
-import type { Pool } from '../lib/db';
-import type { FileSourceConfig } from './config';
-import { ConnectorFailure } from './retry';
-import type { SourceBatch, SourceReader, SourceRecord } from './sourceTask';
-import { readOffsets } from './store';
+import type { DatasetRuntimes } from '../../publish/datasetRuntime';
+import type { Pool } from '../../lib/db';
+import type { FileSourceConfig } from '../config';
+import { ConnectorFailure } from '../runtime/retry';
+import type { SourceBatch, SourceReader, SourceRecord } from '../runtime/sourceTask';
+import { readOffsets } from '../runtime/store';
 
 /** Progress through one file: which file (size and mtime, as a changed file is a new one) and how many records are in Kafka. */
 export interface FilePosition {

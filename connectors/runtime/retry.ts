@@ -1,4 +1,4 @@
-import { GovxError, errorMessage } from '../lib/errors';
+import { GovxError, errorMessage } from '../../lib/errors';
 
 /** A fault that retrying cannot fix (bad config, a rejected record with errors.tolerance=none): the connector FAILS. */
 export class ConnectorFailure extends Error {

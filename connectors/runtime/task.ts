@@ -1,12 +1,13 @@
-import type { Kafka } from 'kafkajs';
-import type { KafkaExchange } from '../lib/kafkaExchange';
-import type { GatewayMetrics } from '../lib/metrics';
-import type { DatasetRuntimes } from '../publish/datasetRuntime';
+import type { SchemaCache } from '../../catalog/registry/schemaCache';
+import type { KafkaExchange } from '../../lib/kafkaExchange';
+import type { KafkaPort } from '../../lib/kafkaPort';
+import type { GatewayMetrics } from '../../lib/metrics';
+import type { DatasetRuntimes } from '../../publish/datasetRuntime';
 import type pg from 'pg';
-import type { Pool } from '../lib/db';
-import { errorMessage } from '../lib/errors';
-import type { Logger } from '../lib/logger';
-import type { ConnectorConfig } from './config';
+import type { Pool } from '../../lib/db';
+import { errorMessage } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import type { ConnectorConfig } from '../config';
 import { recordError } from './store';
 import type { RetryPolicy } from './retry';
 
@@ -21,9 +22,11 @@ export interface TaskContext<C extends ConnectorConfig = ConnectorConfig> {
   pool: Pool;
   /** sources: the session holding the connector's advisory lock; offsets are written through it */
   lockClient: pg.Client | null;
-  kafka: Kafka;
+  kafka: KafkaPort;
   exchange: KafkaExchange;
   runtimes: DatasetRuntimes;
+  /** the process's registry-backed schema cache: every value a sink reads is decoded through it */
+  schemas: SchemaCache;
   metrics: GatewayMetrics;
   log: Logger;
   signal: AbortSignal;
