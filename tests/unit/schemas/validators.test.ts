@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { checkCreditCode } from '../../../schemas/validators/creditCode';
-import { checkDivisionCode, districts, provinces } from '../../../schemas/validators/divisionCode';
+import { checkDivisionCode, districts, divisionName, provinces } from '../../../schemas/validators/divisionCode';
+import { divisionRegistry } from '../../../schemas/validators/divisionRegistry';
+import { abolishedDivisions } from '../../../schemas/validators/divisionChanges';
 import { GEOJSON_LIMITS, checkGeoJsonGeometry } from '../../../schemas/validators/geojson';
 import { checkIdNumber, checkIdNumberAt } from '../../../schemas/validators/idNumber';
 import { domainChecks, domainChecksOf, runDomainChecks } from '../../../schemas/validators';
@@ -190,6 +192,54 @@ describe('administrative division code (GB/T 2260)', () => {
 
   it('rejects a number instead of a string', () => {
     expect(checkDivisionCode(110108)).toBe('division code must be a string, got number (GB/T 2260)');
+  });
+
+  it('rejects well-formed codes that name no division on the official list', () => {
+    expect(checkDivisionCode('119999')).toBe('division code 119999 is not an administrative division in GB/T 2260');
+    expect(checkDivisionCode('110199')).toBe('division code 110199 is not an administrative division in GB/T 2260');
+    expect(checkDivisionCode('110110')).not.toBeNull(); // never assigned
+    // the statistics bureau numbers development zones like counties; they are not administrative divisions
+    expect(checkDivisionCode('130171')).toBe('division code 130171 is not an administrative division in GB/T 2260');
+    // municipalities have no prefecture level: 110100 市辖区 is a statistical placeholder
+    expect(checkDivisionCode('110100')).not.toBeNull();
+  });
+
+  it('accepts province, prefecture and county-level divisions, including cities without counties', () => {
+    for (const code of ['110000', '440100', '441900', '429004', '500101', '659012', '540481', '810000']) {
+      expect(checkDivisionCode(code)).toBeNull();
+    }
+  });
+
+  it('keeps a merged or renamed division valid for records of its time, and only for them', () => {
+    expect(checkDivisionCode('110103')).toBeNull(); // 崇文区: time unknown, it was valid once
+    expect(checkDivisionCode('110103', { asOf: new Date('2009-05-01T00:00:00Z') })).toBeNull();
+    expect(checkDivisionCode('110103', { asOf: new Date('2010-12-31T12:00:00Z') })).toBeNull(); // the year it was merged
+    expect(checkDivisionCode('110103', { asOf: new Date('2024-03-01T00:00:00Z') })).toBe(
+      'division code 110103 (北京市崇文区) was abolished in 2010 (now 110101 东城区); a record of 2024 must use the current code (GB/T 2260)',
+    );
+    expect(checkDivisionCode('330104', { asOf: new Date('2022-01-01T00:00:00Z') })).toMatch(/江干区.*abolished in 2021 \(now 330102 上城区, 330113 临平区\)/);
+    // 2021 in China starts at 16:00 UTC on the last day of 2020
+    expect(checkDivisionCode('330104', { asOf: new Date('2021-12-31T15:59:00Z') })).toBeNull();
+    expect(checkDivisionCode('330104', { asOf: new Date('2021-12-31T16:00:00Z') })).not.toBeNull();
+    expect(checkDivisionCode('110108', { asOf: new Date('2030-01-01T00:00:00Z') })).toBeNull();
+  });
+
+  it('lists every abolished division with successors that exist today', () => {
+    for (const old of abolishedDivisions) {
+      const division = divisionRegistry().lookup(old.code);
+      expect(division).toMatchObject({ abolishedIn: old.abolishedIn, name: old.name });
+      for (const successor of old.successors) expect(divisionRegistry().lookup(successor)?.abolishedIn).toBeNull();
+    }
+  });
+
+  it('names divisions with the levels above them', () => {
+    expect(divisionName('110108')).toBe('北京市海淀区');
+    expect(divisionName('650100')).toBe('新疆维吾尔自治区乌鲁木齐市');
+    expect(divisionName('441900')).toBe('广东省东莞市');
+    expect(divisionName('440106')).toBe('广东省广州市天河区');
+    expect(divisionName('110103')).toBe('北京市崇文区（2010年撤销）');
+    expect(divisionName('119999')).toBeNull();
+    expect(divisionRegistry().size).toBeGreaterThan(3000);
   });
 
   it('exports the 34 province-level divisions and real, unique district codes', () => {
