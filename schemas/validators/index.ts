@@ -3,6 +3,7 @@ import { checkCreditCode } from './creditCode';
 import { checkDivisionCode } from './divisionCode';
 import { checkGeoJsonGeometry } from './geojson';
 import { checkIdNumber } from './idNumber';
+import { checkStatisticalPeriod } from './statisticalPeriod';
 
 /** What a check may know about the record beyond the value itself. */
 export interface DomainCheckContext {
@@ -38,6 +39,11 @@ export const domainChecks: Record<string, DomainCheckDefinition> = Object.freeze
     rule: 'cn-division-code',
     description: '行政区划代码 (GB/T 2260): a province, prefecture or county-level division on the official list, or one abolished after the record\'s time (`"govx.asOf"`)',
     check: checkDivisionCode,
+  },
+  'stat-period': {
+    rule: 'stat-period',
+    description: '统计期: a year (2025), a quarter (2025Q3) or a month (2025-09)',
+    check: checkStatisticalPeriod,
   },
   'geojson-geometry': {
     rule: 'geojson-geometry',

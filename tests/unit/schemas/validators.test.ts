@@ -402,8 +402,8 @@ describe('GeoJSON geometry (RFC 7946)', () => {
 describe('domain checks registry', () => {
   const residents = JSON.parse(fs.readFileSync(projectPath('schemas', 'population.residents.avsc'), 'utf8')) as object;
 
-  it('offers the four checks, each under its rule name', () => {
-    expect(Object.keys(domainChecks).sort()).toEqual(['cn-division-code', 'cn-id-number', 'cn-uscc', 'geojson-geometry']);
+  it('offers the five checks, each under its rule name', () => {
+    expect(Object.keys(domainChecks).sort()).toEqual(['cn-division-code', 'cn-id-number', 'cn-uscc', 'geojson-geometry', 'stat-period']);
     for (const [key, definition] of Object.entries(domainChecks)) {
       expect(definition.rule).toBe(key);
       expect(definition.description.length).toBeGreaterThan(10);
@@ -462,6 +462,30 @@ describe('domain checks registry', () => {
     ]);
   });
 
+  it('judges a division code at the time the record speaks of, read from the field the schema names', () => {
+    const macro = JSON.parse(fs.readFileSync(projectPath('schemas', 'macro-economy.indicators.avsc'), 'utf8')) as object;
+    const checks = domainChecksOf(macro);
+    expect(checks.find((c) => c.field === 'division')).toMatchObject({ rule: 'cn-division-code', asOfField: 'period' });
+    expect(runDomainChecks(checks, { period: '2009Q4', division: '110103' })).toEqual([]);
+    expect(runDomainChecks(checks, { period: '2011-01', division: '110103' })).toEqual([
+      { path: 'division', rule: 'cn-division-code', message: expect.stringMatching(/^division code 110103 \(北京市崇文区\) was abolished in 2010/) },
+    ]);
+    // a period that is not one leaves the division to be judged without a time, and is reported itself
+    expect(runDomainChecks(checks, { period: '2011-13', division: '110103' })).toEqual([
+      { path: 'period', rule: 'stat-period', message: 'statistical period 2011-13 has no month 13' },
+    ]);
+  });
+
+  it('checks statistical periods: years, quarters and months', () => {
+    const { check } = domainChecks['stat-period']!;
+    for (const ok of ['2025', '2025Q1', '2025Q4', '2025-01', '2025-12']) expect(check(ok)).toBeNull();
+    expect(check('2025Q5')).toBe('statistical period 2025Q5 has no quarter 5');
+    expect(check('2025-00')).toBe('statistical period 2025-00 has no month 00');
+    expect(check('25Q1')).toMatch(/must be a year \(2025\), a quarter \(2025Q3\) or a month \(2025-09\)/);
+    expect(check('1900')).toBe('statistical period 1900 has a year outside 1949–2200');
+    expect(check(2025)).toBe('statistical period must be a string, got number');
+  });
+
   it('leaves missing fields and non-object records to Avro validation', () => {
     const checks = domainChecksOf(residents);
     expect(runDomainChecks(checks, {})).toEqual([]);
@@ -472,7 +496,7 @@ describe('domain checks registry', () => {
   it('refuses a schema that names an unknown check, listing the known ones', () => {
     const schema = (check: unknown) => ({ type: 'record', name: 'R', fields: [{ name: 'x', type: 'string', 'govx.check': check }] });
     expect(() => domainChecksOf(schema('cn-passport'))).toThrow(
-      'field x names unknown domain check "cn-passport"; known checks: cn-id-number, cn-uscc, cn-division-code, geojson-geometry',
+      'field x names unknown domain check "cn-passport"; known checks: cn-id-number, cn-uscc, cn-division-code, stat-period, geojson-geometry',
     );
     expect(() => domainChecksOf(schema('constructor'))).toThrow(/unknown domain check "constructor"/);
     expect(() => domainChecksOf(schema(7))).toThrow(/must be a string/);
