@@ -10,3 +10,5 @@ process.env.KAFKA_BROKERS = state.kafkaBrokers;
 // Each run has its own database, so its distributor gets its own consumer groups on the shared broker.
 process.env.GOVX_DISTRIBUTOR_GROUP = `govx-distributor-${new URL(state.databaseUrl).pathname.slice(1)}`;
 process.env.GOVX_LOG_LEVEL = process.env.GOVX_LOG_LEVEL ?? 'silent';
+// The sharing monitor runs on the real clock; tests that script a history run it themselves (monitoring tests).
+process.env.GOVX_MONITOR_INTERVAL_MS = process.env.GOVX_MONITOR_INTERVAL_MS ?? '0';
