@@ -21,6 +21,8 @@ import { subscriptionRouter } from './subscriptionRoutes';
 import type { Kafka } from 'kafkajs';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
 import { registryRouter } from './registryRoutes';
+import { reportRouter } from './reportRoutes';
+import { loadWorkingCalendar, type WorkingCalendar } from '../reports/workingCalendar';
 
 export interface AppDeps {
   config: GovxConfig;
@@ -31,6 +33,8 @@ export interface AppDeps {
   isAccepting?: () => boolean;
   /** For subscriptions: share topics, the dataset topic's end offsets, and HTTP delivery. */
   kafka: { client: Kafka; topics: SubscriptionKafka };
+  /** Working days for reply deadlines and reports; read from the configuration when absent. */
+  calendar?: WorkingCalendar;
 }
 
 export interface GatewayApp {
@@ -97,6 +101,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(auditRouter({ pool: deps.pool }));
   app.use(subscriptionRouter({ pool: deps.pool, kafka: deps.kafka.topics, kafkaClient: deps.kafka.client, log: deps.log }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
+  app.use(reportRouter({ pool: deps.pool, config: deps.config, calendar: deps.calendar ?? loadWorkingCalendar(deps.config.workdayCalendarFile) }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return { app, runtimes, keys };

@@ -11,11 +11,14 @@ import { KafkaExchange } from '../lib/kafkaExchange';
 import { GatewayMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
+import { SharingMonitor } from '../monitoring/sharingMonitor';
+import { loadWorkingCalendar } from '../reports/workingCalendar';
 
 export interface RunningGateway {
   url: string;
   port: number;
   gateway: GatewayApp;
+  monitor: SharingMonitor;
   close: () => Promise<void>;
 }
 
@@ -25,6 +28,7 @@ export interface RunningGateway {
  * finish, the producer is flushed and disconnected, and the pool is closed.
  */
 export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean } = {}): Promise<RunningGateway> {
+  const calendar = loadWorkingCalendar(config.workdayCalendarFile);
   await ensureDatabase(config.databaseUrl, log);
   const pool = createPool(config.databaseUrl, { max: 20, applicationName: 'govx-gateway' });
   try {
@@ -55,7 +59,9 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     ensureTopic: (topic) => exchange.ensureTopic(topic),
     endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, isAccepting: () => accepting, kafka: { client: kafka, topics } });
+  const gateway = createApp({ config, pool, exchange, metrics, log, isAccepting: () => accepting, kafka: { client: kafka, topics }, calendar });
+  const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
+  monitor.start();
   const distributor = config.distributor
     ? new ShareDistributor(createKafka(config, log, 'distributor'), pool, log.child({ component: 'distributor' }), { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions }, metrics.registry)
     : null;
@@ -84,11 +90,12 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
       await drained;
       clearTimeout(timer);
       await distributor?.stop();
+      await monitor.stop();
       await exchange.close();
       await pool.end();
       log.info('gateway stopped');
     })();
     return closing;
   };
-  return { url, port, gateway, close };
+  return { url, port, gateway, monitor, close };
 }
