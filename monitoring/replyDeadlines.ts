@@ -64,6 +64,13 @@ export class ReplyDeadlineCheck {
 
   async run(now: Date): Promise<ReplyDeadline[]> {
     const pending = await pendingReplyDeadlines(this.pool, this.calendar, this.settings, now);
+    // Decisions first: a request decided since the last run no longer needs reminding.
+    const stillPending = new Set(pending.map((p) => `subscription:${p.subscription}`));
+    for (const kind of ['reply_reminder', 'reply_deadline'] as const) {
+      for (const open of await this.alerts.openSubjects(kind)) {
+        if (!stillPending.has(open.subject)) await this.alerts.clear(kind, open.subject, now, { reason: 'decided' });
+      }
+    }
     for (const p of pending) {
       const subject = `subscription:${p.subscription}`;
       const details = { subscription: p.subscription, dataset: p.dataset, consumer: p.consumer, requestedAt: p.requestedAt, dueOn: p.dueOn, workingDaysLeft: p.workingDaysLeft };
@@ -71,12 +78,6 @@ export class ReplyDeadlineCheck {
         await this.alerts.raise({ kind: 'reply_deadline', subject, department: p.owner, notifyAdmins: true, details }, now);
       } else if (p.workingDaysLeft <= this.settings.reminderWorkingDays) {
         await this.alerts.raise({ kind: 'reply_reminder', subject, department: p.owner, notifyAdmins: false, details }, now);
-      }
-    }
-    const stillPending = new Set(pending.map((p) => `subscription:${p.subscription}`));
-    for (const kind of ['reply_reminder', 'reply_deadline'] as const) {
-      for (const open of await this.alerts.openSubjects(kind)) {
-        if (!stillPending.has(open.subject)) await this.alerts.clear(kind, open.subject, now, { reason: 'decided' });
       }
     }
     return pending;
