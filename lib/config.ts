@@ -1,3 +1,6 @@
+import path from 'node:path';
+import { projectRoot } from './paths';
+
 /**
  * Configuration is read once from the environment into a typed, frozen object. Every problem is
  * collected and reported together, so an operator fixes a bad deployment in one pass.
@@ -36,6 +39,8 @@ export interface GovxConfig {
   readonly anomalyVolumeFactor: number;
   readonly anomalyMinRecords: number;
   readonly anomalyBulkRecords: number;
+  readonly keysDir: string;
+  readonly masterKey: string | undefined;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -271,6 +276,22 @@ export const settings = {
     description: "records in one day that make a subscription's first bulk export",
     default: '10000',
     parse: integer(1, 1_000_000_000),
+  },
+  keysDir: {
+    env: 'GOVX_KEYS_DIR',
+    description: 'directory of the key files kept outside the database (master.key, audit-signing.pem); created with fresh keys when missing',
+    default: '.cache/keys',
+    parse: (raw) => path.resolve(projectRoot, text(raw)),
+  },
+  masterKey: {
+    env: 'GOVX_MASTER_KEY',
+    description: 'the 32-byte master key, base64 (takes precedence over GOVX_KEYS_DIR/master.key; empty: use the file)',
+    default: '',
+    parse: (raw) => {
+      if (raw.trim() === '') return undefined;
+      if (Buffer.from(raw.trim(), 'base64').length !== 32) throw new Error('must be 32 bytes in base64');
+      return raw.trim();
+    },
   },
 } satisfies { [K in keyof GovxConfig]: Setting<unknown> };
 
