@@ -17,9 +17,10 @@ const publish = (dataset: string, key: string, count: number) =>
 
 it('answers 429 rate_limited with Retry-After to a department over its records rate, and serves the others', async () => {
   const psb = await stack.key('psb', 'publisher');
-  expect((await publish('population.residents', psb, 10)).status).toBe(200);
-  const over = await publish('population.residents', psb, 10);
-  expect(over.status).toBe(429);
+  // sent together, so the bucket cannot refill between them however slow the first publish is
+  const both = await Promise.all([publish('population.residents', psb, 10), publish('population.residents', psb, 10)]);
+  expect(both.map((r) => r.status).sort()).toEqual([200, 429]);
+  const over = both.find((r) => r.status === 429)!;
   expect(over.body.error).toMatchObject({ code: 'rate_limited', details: { limit: 'records', perSecond: 10 } });
   expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   expect((await publish('legal-entity.registry', await stack.key('amr', 'publisher'), 1)).status).toBe(200);
