@@ -130,8 +130,8 @@ function newestMtime(dir: string): number {
 
 /** Crash tests run a worker as a real process (SIGKILL cannot be simulated in-process); it runs from dist/, built if stale. */
 export function ensureBuilt(): void {
-  const built = path.join(projectRoot, 'dist', 'connectors', 'worker.js');
-  const sources = Math.max(...['lib', 'catalog', 'schemas', 'gateway', 'connectors'].map((d) => newestMtime(path.join(projectRoot, d))));
+  const built = path.join(projectRoot, 'dist', 'connectors', 'runtime', 'worker.js');
+  const sources = Math.max(...['lib', 'catalog', 'schemas', 'publish', 'distributor', 'gateway', 'connectors'].map((d) => newestMtime(path.join(projectRoot, d))));
   if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= sources) return;
   execFileSync(process.execPath, [path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(projectRoot, 'tsconfig.build.json')], {
     stdio: 'inherit',
@@ -143,7 +143,7 @@ export function spawnWorker(env: Record<string, string>, prefix: string): ChildP
   const script = `
     const { loadConfig } = require(${JSON.stringify(path.join(projectRoot, 'dist', 'lib', 'config.js'))});
     const { createLogger } = require(${JSON.stringify(path.join(projectRoot, 'dist', 'lib', 'logger.js'))});
-    const { ConnectWorker } = require(${JSON.stringify(path.join(projectRoot, 'dist', 'connectors', 'worker.js'))});
+    const { ConnectWorker } = require(${JSON.stringify(path.join(projectRoot, 'dist', 'connectors', 'runtime', 'worker.js'))});
     const prefix = process.argv[1];
     ConnectWorker.start(loadConfig(), createLogger('warn', 'govx-test-worker'), { accepts: (d) => d.name.startsWith(prefix) })
       .catch((err) => { console.error(err); process.exit(1); });
