@@ -3,18 +3,9 @@ import { appendAudit } from '../catalog/audit';
 import { getDataset } from '../catalog/datasets';
 import { getSubscription } from '../catalog/subscriptions';
 import type { Principal } from '../catalog/keys';
-import {
-  type ConfigProblem,
-  type ConnectorConfig,
-  CONNECTOR_NAME,
-  connectFileRoot,
-  kindOf,
-  maskSecrets,
-  normalizeRawConfig,
-  type RawConfig,
-  restoreMaskedSecrets,
-  validateConnectorConfig,
-} from '../connectors/config';
+import { type ConfigProblem, CONNECTOR_NAME, maskSecrets, normalizeRawConfig, type RawConfig, restoreMaskedSecrets } from '../connectors/config';
+import { connectFileRoot } from '../connectors/fileRoot';
+import { type ConnectorConfig, kindOf, validateConnectorConfig } from '../connectors/plugins';
 import {
   type ConnectorDefinition,
   deleteConnector,

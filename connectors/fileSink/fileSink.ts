@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertInsideRoot } from '../fileSource/fileSource';
+import { assertInsideRoot } from '../fileRoot';
 import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTask';
 
 /**
@@ -8,7 +8,7 @@ import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTas
  * "schemaId","headers","value"}` with the value in natural JSON. A write is fsynced before it resolves, so
  * the runtime commits offsets only for lines that survive a crash. A failed write is cut back off the file
  * before it is retried, and a line torn by a crash is cut off when the file is opened again, so the file
- * stays valid NDJSON. It runs on one worker at a time (see runsOnOneWorker), so nobody else appends meanwhile.
+ * stays valid NDJSON. It runs on one worker at a time (its plugin runs on one worker), so nobody else appends meanwhile.
  */
 export class FileSinkWriter implements SinkWriter {
   private handle: fs.promises.FileHandle | null = null;

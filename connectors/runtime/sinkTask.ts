@@ -1,12 +1,12 @@
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { errorMessage } from '../../lib/errors';
-import type { FileSinkConfig, SubscriptionSinkConfig } from '../config';
+import type { SinkCommonConfig } from '../config';
 import { sendDeadLetters, sinkDeadLetterMessage } from './deadLetter';
 import { UndecodableValue, WireDecoder } from '../decode';
 import { ConnectorFailure, TaskStopped, retrying } from './retry';
 import { type ConnectorTask, retryPolicyOf, type TaskContext } from './task';
 
-export type SinkConfig = FileSinkConfig | SubscriptionSinkConfig;
+export type SinkConfig = SinkCommonConfig;
 
 /** One record as sinks see it: the value decoded to natural JSON (null for a tombstone), with its origin. */
 export interface SinkRecord {

@@ -11,15 +11,10 @@ import { createPool, ensureDatabase, type Pool } from '../../lib/db';
 import { errorMessage } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
 import type { Logger } from '../../lib/logger';
-import { type ConnectorConfig, connectFileRoot, kindOf, runsOnOneWorker, validateConnectorConfig } from '../config';
-import { FileSinkWriter } from '../fileSink/fileSink';
-import { HttpSinkWriter } from '../httpSink/httpSink';
-import { PostgresSinkWriter } from '../postgresSink/postgresSink';
-import { FileSourceReader } from '../fileSource/fileSource';
-import { PostgresSourceReader } from '../postgresSource/postgresSource';
+import { connectFileRoot } from '../fileRoot';
+import { type ConnectorConfig, createTask, kindOf, runsOnOneWorker, validateConnectorConfig } from '../plugins';
 import { TaskStopped, sleep } from './retry';
-import { SinkTask, sinkGroupId } from './sinkTask';
-import { SourceTask } from './sourceTask';
+import { sinkGroupId } from './sinkTask';
 import { addCounts, type ConnectorDefinition, forgetDeadTasks, heartbeat, listConnectors, recordError, removeTask } from './store';
 import { type ConnectorTask, TaskCounters, type TaskContext } from './task';
 
@@ -169,7 +164,7 @@ export class ConnectWorker {
     }
     const controller = new AbortController();
     const counters = new TaskCounters();
-    const ctx: TaskContext = {
+    const ctx: TaskContext<ConnectorConfig> = {
       name: def.name,
       owner: def.owner,
       generation: def.generation,
@@ -188,7 +183,7 @@ export class ConnectWorker {
     };
     // Losing the lock session means another worker may take the source over: stop at once.
     lockClient?.on('error', () => controller.abort());
-    const task = this.createTask(ctx, config);
+    const task = createTask(ctx);
     const active: ActiveTask = { def, controller, task, counters, lockClient, done: Promise.resolve() };
     this.tasks.set(def.name, active);
     active.done = task.run().then(
@@ -197,41 +192,6 @@ export class ConnectWorker {
     );
     await heartbeat(deps.pool, def.name, this.workerId, 'RUNNING', null);
     deps.log.info({ connector: def.name, class: config.connectorClass, generation: def.generation }, 'connector task started');
-  }
-
-  private createTask(ctx: TaskContext, config: ConnectorConfig): ConnectorTask {
-    switch (config.connectorClass) {
-      case 'postgres-source':
-        return new SourceTask({ ...ctx, config }, new PostgresSourceReader(ctx.name, config, ctx.pool, ctx.runtimes));
-      case 'file-source':
-        return new SourceTask({ ...ctx, config }, new FileSourceReader(ctx.name, config, ctx.pool, ctx.runtimes, ctx.fileRoot));
-      case 'file-sink':
-        return new SinkTask({ ...ctx, config }, new FileSinkWriter(config.file, ctx.fileRoot));
-      case 'postgres-sink':
-        return new SinkTask(
-          { ...ctx, config },
-          new PostgresSinkWriter(
-            {
-              connector: ctx.name,
-              connectionUrl: config.connectionUrl,
-              connectionUser: config.connectionUser,
-              connectionPassword: config.connectionPassword,
-              tableNameFormat: config.tableNameFormat,
-              subscription: config.subscription,
-              insertMode: config.insertMode,
-              autoCreate: config.autoCreate,
-              autoEvolve: config.autoEvolve,
-              deleteEnabled: config.deleteEnabled,
-            },
-            ctx.pool,
-          ),
-        );
-      case 'http-sink':
-        return new SinkTask(
-          { ...ctx, config },
-          new HttpSinkWriter({ connector: ctx.name, url: config.url, hmacSecret: config.hmacSecret, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate }),
-        );
-    }
   }
 
   private async acquireLock(name: string): Promise<pg.Client | null> {
