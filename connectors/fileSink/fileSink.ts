@@ -54,9 +54,15 @@ export class FileSinkWriter implements SinkWriter {
     const text = records
       .map((r) => JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, schemaId: r.schemaId, headers: r.headers, value: r.value }))
       .join('\n');
+    const bytes = Buffer.from(`${text}\n`);
     const { size } = await handle.stat();
     try {
-      await handle.write(`${text}\n`);
+      // One write may take only part of the bytes; resolving then would commit offsets of records cut in two.
+      for (let written = 0; written < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, written);
+        if (bytesWritten === 0) throw new Error(`no progress appending to ${this.file}`);
+        written += bytesWritten;
+      }
       await handle.sync();
     } catch (err) {
       await handle.truncate(size).catch(() => undefined);
