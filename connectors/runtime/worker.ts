@@ -64,6 +64,11 @@ export class ConnectWorker {
   private loop: Promise<void> | null = null;
 
   private readonly accepts: (def: ConnectorDefinition) => boolean;
+  /**
+   * Generations that failed on this worker. A round that read the definitions before the failure was
+   * recorded would otherwise start the failed generation again; a resume or a new config moves it on.
+   */
+  private readonly failedGenerations = new Map<string, number>();
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -120,6 +125,7 @@ export class ConnectWorker {
   /** One round: converge on the definitions, then report heartbeats and counts. */
   async tick(): Promise<void> {
     const defs = new Map((await listConnectors(this.deps.pool)).filter(this.accepts).map((d) => [d.name, d]));
+    for (const [name, generation] of this.failedGenerations) if (defs.get(name)?.generation !== generation) this.failedGenerations.delete(name);
     const stops: Promise<void>[] = [];
     for (const [name, active] of this.tasks) {
       const def = defs.get(name);
@@ -128,7 +134,7 @@ export class ConnectWorker {
     await Promise.all(stops);
     for (const def of defs.values()) {
       if (this.stopping.signal.aborted) return;
-      if (shouldRun(def) && !this.tasks.has(def.name)) await this.startTask(def).catch((err: unknown) => this.deps.log.warn({ connector: def.name, err: errorMessage(err) }, 'could not start connector'));
+      if (shouldRun(def) && !this.tasks.has(def.name) && this.failedGenerations.get(def.name) !== def.generation) await this.startTask(def).catch((err: unknown) => this.deps.log.warn({ connector: def.name, err: errorMessage(err) }, 'could not start connector'));
     }
     await this.report();
   }
@@ -212,13 +218,19 @@ export class ConnectWorker {
   private async finished(active: ActiveTask, err: unknown): Promise<void> {
     const { deps } = this;
     const name = active.def.name;
+    const failed = Boolean(err) && !(err instanceof TaskStopped) && !active.controller.signal.aborted;
+    if (failed) this.failedGenerations.set(name, active.def.generation);
     if (this.tasks.get(name) === active) this.tasks.delete(name);
     await addCounts(deps.pool, name, active.counters.take()).catch(() => undefined);
     await removeTask(deps.pool, name, this.workerId).catch(() => undefined);
-    if (err && !(err instanceof TaskStopped) && !active.controller.signal.aborted) {
+    if (failed) {
       const message = errorMessage(err);
       deps.log.error({ connector: name, err: message }, 'connector FAILED');
-      await recordError(deps.pool, name, message, active.def.generation).catch((e: unknown) => deps.log.warn({ err: errorMessage(e) }, 'could not record the failure'));
+      await recordError(deps.pool, name, message, active.def.generation).catch((e: unknown) => {
+        // Unrecorded, the failure is not the connector's state: a later round tries it again.
+        this.failedGenerations.delete(name);
+        deps.log.warn({ err: errorMessage(e) }, 'could not record the failure');
+      });
     }
     // Ending the session releases the source's advisory lock, after the task has stopped writing offsets.
     await active.lockClient?.end().catch(() => undefined);
