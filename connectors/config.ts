@@ -45,8 +45,14 @@ export interface SourceCommonConfig extends CommonConfig {
 
 /** What the sink runtime reads of a sink's config. */
 export interface SinkCommonConfig extends CommonConfig {
+  /** for a subscription sink, derived: the subscription's share topic */
   topics: string[];
   batchMaxRows: number;
+}
+
+/** What a sink of one subscription's share topic (delivering to the consuming department) has besides. */
+export interface SubscriptionSinkConfig extends SinkCommonConfig {
+  subscription: string;
 }
 
 export interface ValidationContext {
@@ -213,6 +219,12 @@ function sameDatabase(a: URL, b: URL): boolean {
   return host(a) === host(b) && port(a) === port(b) && db(a) === db(b);
 }
 
+
+/** `subscription`, and the share topic it derives. */
+export function readSubscription(r: ConfigReader): { subscription: string; topics: string[] } {
+  const subscription = r.string('subscription', SUBSCRIPTION_ID, 'a subscription id (sub-…)');
+  return { subscription, topics: subscription ? [`govx.share.${subscription}`] : [] };
+}
 
 /** `connection.url`: a PostgreSQL URL naming a database that is not govx's own. */
 export function readPostgresConnectionUrl(r: ConfigReader, ctx: ValidationContext): string {

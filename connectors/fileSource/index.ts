@@ -1,13 +1,11 @@
-import type { ConnectorPlugin } from '../plugin';
-import { SourceTask } from '../runtime/sourceTask';
+import { sourcePlugin } from '../plugin';
 import { type FileSourceConfig, fileSourceKeys, validateFileSourceConfig } from './config';
 import { FileSourceReader } from './fileSource';
 
-export const fileSourcePlugin: ConnectorPlugin<FileSourceConfig> = {
+export const fileSourcePlugin = sourcePlugin<FileSourceConfig>({
   class: 'file-source',
-  kind: 'source',
   keys: fileSourceKeys,
   runsOnOneWorker: true,
   validateConfig: validateFileSourceConfig,
-  create: (ctx) => new SourceTask(ctx, new FileSourceReader(ctx.name, ctx.config, ctx.pool, ctx.runtimes, ctx.fileRoot)),
-};
+  reader: (ctx) => new FileSourceReader(ctx.name, ctx.config, ctx.pool, ctx.runtimes, ctx.fileRoot),
+});

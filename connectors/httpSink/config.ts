@@ -1,14 +1,11 @@
-import { type CommonConfig, type ConfigReader, connectorDeadLetterTopic, type KeySpec, type RawConfig, readCommonConfig, SUBSCRIPTION_ID } from '../config';
+import { type ConfigReader, connectorDeadLetterTopic, type KeySpec, type RawConfig, readCommonConfig, readSubscription, type SubscriptionSinkConfig } from '../config';
 
-export interface HttpSinkConfig extends CommonConfig {
+export interface HttpSinkConfig extends SubscriptionSinkConfig {
   connectorClass: 'http-sink';
-  subscription: string;
-  topics: string[];
   url: string;
   hmacSecret: string | null;
   timeoutMs: number;
   allowPrivate: boolean;
-  batchMaxRows: number;
 }
 
 export const httpSinkKeys: Record<string, KeySpec> = {
@@ -22,7 +19,7 @@ export const httpSinkKeys: Record<string, KeySpec> = {
 
 export function validateHttpSinkConfig(r: ConfigReader, name: string, raw: RawConfig): HttpSinkConfig {
   const common = readCommonConfig(r, name, raw, connectorDeadLetterTopic(name));
-  const subscription = r.string('subscription', SUBSCRIPTION_ID, 'a subscription id (sub-…)');
+  const { subscription, topics } = readSubscription(r);
   const url = r.string('http.url');
   let parsed: URL | null = null;
   try {
@@ -36,7 +33,7 @@ export function validateHttpSinkConfig(r: ConfigReader, name: string, raw: RawCo
     ...common,
     connectorClass: 'http-sink',
     subscription,
-    topics: subscription ? [`govx.share.${subscription}`] : [],
+    topics,
     url,
     hmacSecret: r.optional('hmac.secret'),
     timeoutMs: r.int('http.timeout.ms', 100, 300_000),

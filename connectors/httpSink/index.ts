@@ -1,16 +1,11 @@
-import type { ConnectorPlugin } from '../plugin';
-import { SinkTask } from '../runtime/sinkTask';
+import { sinkPlugin } from '../plugin';
 import { type HttpSinkConfig, httpSinkKeys, validateHttpSinkConfig } from './config';
 import { HttpSinkWriter } from './httpSink';
 
-export const httpSinkPlugin: ConnectorPlugin<HttpSinkConfig> = {
+export const httpSinkPlugin = sinkPlugin<HttpSinkConfig>({
   class: 'http-sink',
-  kind: 'sink',
   keys: httpSinkKeys,
   runsOnOneWorker: false,
   validateConfig: validateHttpSinkConfig,
-  create: (ctx) => {
-    const { config } = ctx;
-    return new SinkTask(ctx, new HttpSinkWriter({ connector: ctx.name, url: config.url, hmacSecret: config.hmacSecret, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate }));
-  },
-};
+  writer: ({ name, config }) => new HttpSinkWriter({ connector: name, url: config.url, hmacSecret: config.hmacSecret, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate }),
+});

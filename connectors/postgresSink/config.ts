@@ -1,21 +1,18 @@
 import {
-  type CommonConfig,
   type ConfigReader,
   connectorDeadLetterTopic,
   type KeySpec,
   type RawConfig,
   readCommonConfig,
   readPostgresConnectionUrl,
-  SUBSCRIPTION_ID,
+  readSubscription,
+  type SubscriptionSinkConfig,
   TABLE_NAME,
   type ValidationContext,
 } from '../config';
 
-export interface PostgresSinkConfig extends CommonConfig {
+export interface PostgresSinkConfig extends SubscriptionSinkConfig {
   connectorClass: 'postgres-sink';
-  subscription: string;
-  /** derived: the subscription's share topic */
-  topics: string[];
   connectionUrl: string;
   connectionUser: string | null;
   connectionPassword: string | null;
@@ -25,7 +22,6 @@ export interface PostgresSinkConfig extends CommonConfig {
   autoCreate: boolean;
   autoEvolve: boolean;
   deleteEnabled: boolean;
-  batchMaxRows: number;
 }
 
 export const postgresSinkKeys: Record<string, KeySpec> = {
@@ -44,7 +40,7 @@ export const postgresSinkKeys: Record<string, KeySpec> = {
 
 export function validatePostgresSinkConfig(r: ConfigReader, name: string, raw: RawConfig, ctx: ValidationContext): PostgresSinkConfig {
   const common = readCommonConfig(r, name, raw, connectorDeadLetterTopic(name));
-  const subscription = r.string('subscription', SUBSCRIPTION_ID, 'a subscription id (sub-…)');
+  const { subscription, topics } = readSubscription(r);
   const connectionUrl = readPostgresConnectionUrl(r, ctx);
   const tableNameFormat = r.string('table.name.format');
   const probe = tableNameFormat.replace(/\$\{(subscription|topic)\}/g, 'x');
@@ -53,7 +49,7 @@ export function validatePostgresSinkConfig(r: ConfigReader, name: string, raw: R
     ...common,
     connectorClass: 'postgres-sink',
     subscription,
-    topics: subscription ? [`govx.share.${subscription}`] : [],
+    topics,
     connectionUrl,
     connectionUser: r.optional('connection.user'),
     connectionPassword: r.optional('connection.password'),
