@@ -29,6 +29,8 @@ import {
 export interface ConnectorCaller {
   principal: Principal;
   requestId: string;
+  /** Told of a refusal, which may answer as if the thing did not exist; counted for the aggregate audit of denials (access.denied). */
+  onDenied: (action: string, target: string) => void;
 }
 
 export type ConnectorTransition = 'pause' | 'resume' | 'restart';
@@ -161,8 +163,8 @@ export class ConnectorService {
     return { raw: stored, config: validated.config };
   }
 
-  private async denied(caller: ConnectorCaller, name: string, details: Record<string, unknown>): Promise<void> {
-    await appendAudit(this.pool, { actor: actorOf(caller.principal), action: 'connector.create', target: `connector:${name}`, outcome: 'denied', requestId: caller.requestId, details });
+  private denied(caller: ConnectorCaller, name: string): void {
+    caller.onDenied('connector.create', `connector:${name}`);
   }
 
   /** Checks who may run the connector; returns the department it acts for. */
@@ -173,7 +175,7 @@ export class ConnectorService {
       if (!dataset) throw invalidConfig([{ key: 'dataset', message: `config.dataset: no dataset "${(config as { dataset: string }).dataset}" in the catalog` }]);
       if (p.role === 'admin' || p.department === dataset.owner) return dataset.owner;
       const message = `only stewards of ${dataset.owner} (or admins) may run a source connector for ${dataset.id}`;
-      await this.denied(caller, name, { reason: message });
+      this.denied(caller, name);
       throw new ForbiddenError(message);
     }
     if ('subscription' in config) {
@@ -181,7 +183,7 @@ export class ConnectorService {
       // subscription does not exist, as everywhere in govx.
       const sub = await getSubscription(this.pool, config.subscription);
       if (!sub || (p.role !== 'admin' && sub.consumer !== p.department)) {
-        await this.denied(caller, name, { reason: 'subscription not visible', subscription: config.subscription });
+        this.denied(caller, name);
         throw invalidConfig([{ key: 'subscription', message: `config.subscription: no subscription "${config.subscription}" of yours` }]);
       }
       if (sub.status !== 'approved') {
@@ -192,7 +194,7 @@ export class ConnectorService {
     // The file sink reads any govx topic, dataset topics included: administrators only.
     if (p.role === 'admin') return p.department;
     const message = 'file-sink connectors read govx topics directly and are for admins; departments run postgres-sink or http-sink on their own subscriptions';
-    await this.denied(caller, name, { reason: message });
+    this.denied(caller, name);
     throw new ForbiddenError(message);
   }
 }

@@ -13,6 +13,10 @@ import { KeyAuthenticator, authenticate } from './middleware/auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
+import { recordDenials, routeLabel } from './middleware/denials';
+import { checkRequestText } from './middleware/textHygiene';
+import { DenialLedger } from '../catalog/denials';
+import { keyRouter } from './keyRoutes';
 import { AuditGroupCommit } from '../publish/auditGroupCommit';
 import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { IdempotencyStore } from './idempotency';
@@ -37,11 +41,8 @@ export interface GatewayApp {
   app: Express;
   runtimes: DatasetRuntimes;
   keys: KeyAuthenticator;
-}
-
-function routeLabel(req: Request): string {
-  const route = (req.route as { path?: string } | undefined)?.path;
-  return route ? `${req.baseUrl}${route}` : 'unmatched';
+  /** denied requests, counted here and audited in aggregate; started and stopped with the server */
+  denials: DenialLedger;
 }
 
 function observe(metrics: GatewayMetrics) {
@@ -62,14 +63,20 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('etag', false);
   app.set('query parser', 'simple');
   const runtimes = new DatasetRuntimes(deps.pool);
-  const keys = new KeyAuthenticator(deps.pool);
+  const keys = new KeyAuthenticator(deps.pool, {
+    requestsPerSec: deps.config.rateLimitKeyRequestsPerSec,
+    onLimited: (p) => deps.metrics.rateLimited.inc({ department: p.department, limit: 'key-requests' }),
+  });
+  const denials = new DenialLedger(deps.pool, { intervalMs: deps.config.denialAuditIntervalSec * 1000, flushMs: 5000 }, deps.log);
 
   app.use(requestId);
   app.use(observe(deps.metrics));
+  app.use(recordDenials(denials, (p) => deps.metrics.deniedRequests.inc({ department: p.department })));
   const openApi = loadOpenApiDocument();
   app.use(healthRouter({ ...deps, isAccepting: deps.isAccepting ?? (() => true) }));
   // The registry authenticates itself, so its failures come out in Confluent's error shape.
   app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
+  app.use(checkRequestText);
   app.use(openApiRouter(openApi));
   app.use('/v1', authenticate(keys));
   app.use(
@@ -95,9 +102,18 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(requestValidation(openApi, { maxBodyBytes: Math.min(deps.config.maxBodyBytes, 4 * 1024 * 1024), maxJsonDepth: deps.config.maxJsonDepth }));
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(auditRouter({ pool: deps.pool }));
-  app.use(subscriptionRouter({ pool: deps.pool, kafka: deps.kafka.topics, kafkaClient: deps.kafka.client, log: deps.log }));
+  app.use(
+    subscriptionRouter({
+      pool: deps.pool,
+      kafka: deps.kafka.topics,
+      kafkaClient: deps.kafka.client,
+      log: deps.log,
+      caps: { streams: deps.config.maxStreamsPerDepartment, pulls: deps.config.maxPullsPerDepartment },
+    }),
+  );
+  app.use(keyRouter({ pool: deps.pool }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
-  return { app, runtimes, keys };
+  return { app, runtimes, keys, denials };
 }

@@ -1,4 +1,4 @@
-import express, { type Request, type Response, Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import { maskSecrets } from '../connectors/config';
 import { kindOf } from '../connectors/plugins';
 import type { ConnectorDefinition, ConnectorStatus } from '../connectors/runtime/store';
@@ -7,6 +7,8 @@ import type { GovxConfig } from '../lib/config';
 import type { Pool } from '../lib/db';
 import { InputError } from '../lib/errors';
 import { principalOf, requireRole } from './middleware/auth';
+import { markDenied } from './middleware/denials';
+import { jsonBody } from './middleware/textHygiene';
 
 export interface ConnectorRouteDeps {
   pool: Pool;
@@ -27,12 +29,16 @@ function info(def: ConnectorDefinition) {
   };
 }
 
-const callerOf = (res: Response): ConnectorCaller => ({ principal: principalOf(res), requestId: String(res.locals.requestId) });
+const callerOf = (res: Response): ConnectorCaller => ({
+  principal: principalOf(res),
+  requestId: String(res.locals.requestId),
+  onDenied: (action, target) => markDenied(res, action, target),
+});
 
 /** Connectors over REST, modeled on the Kafka Connect API; the connector service decides and audits. */
 export function connectorRouter(deps: ConnectorRouteDeps): Router {
   const router = Router();
-  const json = express.json({ limit: '256kb' });
+  const json = jsonBody({ limit: '256kb' });
   const staff = requireRole('steward', 'admin');
   const connectors = new ConnectorService(deps.pool, deps.config);
 

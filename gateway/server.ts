@@ -8,13 +8,15 @@ import { createKafka, topicEndOffsets } from '../lib/kafka';
 import type { Logger } from '../lib/logger';
 import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from '../lib/kafkaExchange';
-import { GatewayMetrics } from '../lib/metrics';
+import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
 
 export interface RunningGateway {
   url: string;
   port: number;
+  /** the Prometheus endpoint, on its own listener (GOVX_METRICS_HOST:GOVX_METRICS_PORT) */
+  metricsUrl: string;
   gateway: GatewayApp;
   close: () => Promise<void>;
 }
@@ -72,7 +74,18 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url }, 'gateway listening');
+  let metricsListener: MetricsListener;
+  try {
+    metricsListener = await serveMetrics(metrics.registry, { host: config.metricsHost, port: config.metricsPort });
+  } catch (err) {
+    server.close();
+    await distributor?.stop();
+    await exchange.close();
+    await pool.end();
+    throw new Error(`the metrics listener could not bind ${config.metricsHost}:${config.metricsPort} (GOVX_METRICS_PORT): ${(err as Error).message}`, { cause: err });
+  }
+  gateway.denials.start();
+  log.info({ url, metrics: metricsListener.url }, 'gateway listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -83,6 +96,8 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
       const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await drained;
       clearTimeout(timer);
+      await metricsListener.close();
+      await gateway.denials.stop();
       await distributor?.stop();
       await exchange.close();
       await pool.end();
@@ -90,5 +105,5 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     })();
     return closing;
   };
-  return { url, port, gateway, close };
+  return { url, port, metricsUrl: metricsListener.url, gateway, close };
 }
