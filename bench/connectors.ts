@@ -12,7 +12,7 @@ import { migrate } from '../catalog/migrate';
 import { insertConnector } from '../connectors/runtime/store';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { DatasetRuntimes } from '../publish/datasetRuntime';
-import { toWireFormat } from '../publish/stages';
+import { encodeWireFormat } from '../schemas/wireFormat';
 import { loadConfig } from '../lib/config';
 import { createPool, ensureDatabase } from '../lib/db';
 import { createKafka } from '../lib/kafka';
@@ -77,7 +77,7 @@ export async function benchConnectors(rows = 20_000): Promise<ConnectorBenchResu
 
     // Baseline: the same rows, encoded, straight to a fresh topic with acks=all.
     const runtime = (await new DatasetRuntimes(pool).get(dataset))!;
-    const encoded = records.map((r) => ({ key: String(r.id_number), value: toWireFormat(runtime.schemaId, runtime.type.toBuffer(r)) }));
+    const encoded = records.map((r) => ({ key: String(r.id_number), value: encodeWireFormat(runtime.schemaId, runtime.type.toBuffer(r)) }));
     const rawTopic = `govx.bench.raw-${stamp}`;
     const admin = kafka.admin();
     await admin.connect();

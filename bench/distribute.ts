@@ -7,14 +7,15 @@ import { migrate } from '../catalog/migrate';
 import { getSubjectVersion } from '../catalog/registry/store';
 import { approveSubscription, requestSubscription, type SubscriptionKafka } from '../catalog/subscriptions';
 import { loadConfig } from '../lib/config';
-import { createKafka, topicEndOffsets } from '../lib/kafka';
+import { createKafka } from '../lib/kafka';
+import { kafkajsPort, topicEndOffsets } from '../lib/kafkaPort';
 import { createPool, ensureDatabase, type Pool } from '../lib/db';
 import { createLogger } from '../lib/logger';
 import { projectPath } from '../lib/paths';
 import { compileNaturalType } from '../schemas/codec';
 import { generateSample } from '../schemas/samples';
 import { ShareDistributor } from '../distributor/shareDistributor';
-import { toWireFormat } from '../publish/stages';
+import { encodeWireFormat } from '../schemas/wireFormat';
 
 /**
  * `npm run bench -- distribute`: the distributor fanning one dataset out to 1, 5 and 20 live
@@ -145,7 +146,7 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
       for (let i = 0; i < sample.length; i += 2000) {
         const messages = sample.slice(i, i + 2000).map((r) => ({
           key: String(r.id_number),
-          value: toWireFormat(latest.id, type.toBuffer(r)),
+          value: encodeWireFormat(latest.id, type.toBuffer(r)),
           headers: { 'govx-dataset': id, 'govx-publisher': 'psb', 'govx-schema-id': String(latest.id) },
         }));
         await producer.send({ topic: datasetTopic(id), acks: -1, messages });
@@ -154,7 +155,7 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
 
       const rawSeconds = await rawCopy(kafka, datasetTopic(id), `bench.copy.${run}.${fanout}`, records);
 
-      const distributor = new ShareDistributor(kafka, pool, log, { refreshMs: 200, groupPrefix: `bench-distributor-${run}` });
+      const distributor = new ShareDistributor({ kafka: kafkajsPort(kafka), pool, log }, { refreshMs: 200, groupPrefix: `bench-distributor-${run}` });
       const started = process.hrtime.bigint();
       distributor.start();
       await waitFor(kafka, shareTopics, records * fanout, 600_000);

@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { Message } from 'kafkajs';
 import { getSubjectVersion } from '../catalog/registry/store';
 import { authenticateKey, createApiKey } from '../catalog/keys';
-import { toWireFormat } from '../publish/stages';
+import { encodeWireFormat } from '../schemas/wireFormat';
 import { loadConfig } from '../lib/config';
 import { createPool, type Pool } from '../lib/db';
 import { createKafka } from '../lib/kafka';
@@ -215,7 +215,7 @@ export async function runPublishBench(): Promise<void> {
     const bodies = Array.from({ length: RECORDS / BATCH }, (_, b) => JSON.stringify({ records: records.slice(b * BATCH, (b + 1) * BATCH) }));
     const headers = { 'govx-dataset': dataset, 'govx-publisher': 'psb', 'govx-schema-id': String(latest.id), 'govx-trace-id': '', 'govx-published-at': '' };
     const rawBatches: Message[][] = Array.from({ length: RECORDS / BATCH }, (_, b) =>
-      records.slice(b * BATCH, (b + 1) * BATCH).map((r) => ({ key: String(r.id_number), value: toWireFormat(latest.id, type.toBuffer(r)), headers })),
+      records.slice(b * BATCH, (b + 1) * BATCH).map((r) => ({ key: String(r.id_number), value: encodeWireFormat(latest.id, type.toBuffer(r)), headers })),
     );
 
     const govxBatch = async (i: number): Promise<number> => {

@@ -14,7 +14,7 @@ import { registerSchema } from '../catalog/registry/store';
 import { deriveShareSchema } from '../catalog/sharingPolicy';
 import { insertConnector } from '../connectors/runtime/store';
 import { ConnectWorker } from '../connectors/runtime/worker';
-import { toWireFormat } from '../publish/stages';
+import { encodeWireFormat } from '../schemas/wireFormat';
 import { loadConfig } from '../lib/config';
 import { createPool, ensureDatabase } from '../lib/db';
 import { createKafka } from '../lib/kafka';
@@ -94,7 +94,7 @@ export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
       await producer.send({
         topic,
         acks: -1,
-        messages: records.slice(i, i + 2000).map((r) => ({ key: r.key, value: toWireFormat(schemaId, type.toBuffer(r.value)), headers: { 'govx-subscription': subscription } })),
+        messages: records.slice(i, i + 2000).map((r) => ({ key: r.key, value: encodeWireFormat(schemaId, type.toBuffer(r.value)), headers: { 'govx-subscription': subscription } })),
       });
     }
     await producer.disconnect();

@@ -20,6 +20,7 @@ import {
 import { parseAvroSchema } from './registry/canonical';
 import { describeSchemaChange, type SchemaChange } from './registry/compatibility';
 import { getSubjectVersion, IncompatibleSchemaError, type Registration, registerSchema } from './registry/store';
+import { sensitiveFieldsAdded } from './sharingPolicy';
 
 /**
  * Catalog operations behind the HTTP API: each one checks its input, changes the catalog and the registry,
@@ -214,7 +215,7 @@ export async function registerDatasetSchema(
     const old = dataset.fields.find((o) => o.name === f.name);
     return old && !body.fields?.[f.name] ? { ...old, type: f.type, required: f.required } : f;
   });
-  const sensitiveAdded = change.added.filter((name) => (newFields.find((f) => f.name === name)?.sensitivity ?? 1) >= 3);
+  const sensitiveAdded = sensitiveFieldsAdded(change, newFields);
 
   const updated = await withTransaction(pool, async (tx) => {
     let current = dataset;

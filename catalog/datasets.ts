@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from '../lib/db';
 import { ConflictError, InputError } from '../lib/errors';
+import { isSensitive } from './sharingPolicy';
 
 /** The sharing catalog: one entry per dataset, with the core metadata of the government resource catalog. */
 
@@ -156,7 +157,7 @@ export function validateDefinition(d: DatasetDefinition): void {
   for (const [i, field] of d.fields.entries()) {
     if (names.has(field.name)) problems.push({ path: `fields[${i}].name`, message: `field "${field.name}" is listed twice` });
     names.add(field.name);
-    if (field.sensitivity >= 3 && field.masking === 'none') {
+    if (isSensitive(field) && field.masking === 'none') {
       problems.push({ path: `fields[${i}].masking`, message: `field "${field.name}" has sensitivity ${field.sensitivity} and needs a masking rule` });
     }
   }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import avro from 'avsc';
 import type { CatalogField, Dataset } from './datasets';
+import type { SchemaChange } from './registry/compatibility';
 import { compileNaturalType } from '../schemas/codec';
 import type { Pool } from '../lib/db';
 
@@ -55,6 +56,41 @@ export function planFields(
     granted.push({ name, delivery: asked && STRICTNESS[asked] > STRICTNESS[allowed] ? asked : allowed });
   }
   return { granted, withheld };
+}
+
+/** Fields of sensitivity 3 and 4 need a masking rule, and adding one to a schema needs a new approval. */
+export function isSensitive(field: Pick<CatalogField, 'sensitivity'>): boolean {
+  return field.sensitivity >= 3;
+}
+
+/** The fields a schema change adds that are sensitive (by the catalog's field list after the change). */
+export function sensitiveFieldsAdded(change: Pick<SchemaChange, 'added'>, fields: readonly CatalogField[]): string[] {
+  return change.added.filter((name) => {
+    const field = fields.find((f) => f.name === name);
+    return field !== undefined && isSensitive(field);
+  });
+}
+
+/**
+ * Whether a subscription stays approved across a new schema version of its dataset: a change that drops or
+ * retypes an approved field, or adds a sensitive field, needs the owner's approval again. Returns why, or
+ * null when the change is taken in stride (the derived schema holds only approved fields, so consumers see
+ * no change).
+ */
+export function schemaChangeNeedsApproval(
+  granted: readonly GrantedField[],
+  change: SchemaChange,
+  fields: readonly CatalogField[],
+  version: number,
+): string | null {
+  const approved = new Set(granted.map((f) => f.name));
+  const touched = [...change.removed, ...change.retyped.map((r) => r.field)].filter((f) => approved.has(f));
+  const sensitiveAdded = sensitiveFieldsAdded(change, fields);
+  const reasons = [
+    touched.length ? `schema version ${version} changes approved field(s) ${touched.join(', ')}` : '',
+    sensitiveAdded.length ? `schema version ${version} adds sensitive field(s) ${sensitiveAdded.join(', ')}` : '',
+  ].filter(Boolean);
+  return reasons.length ? reasons.join('; ') : null;
 }
 
 // ---------------------------------------------------------------------------------------------------------

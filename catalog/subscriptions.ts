@@ -2,8 +2,10 @@ import crypto from 'node:crypto';
 import { appendAudit, type AuditActor } from './audit';
 import { datasetTopic, getDataset, type Dataset } from './datasets';
 import { getDepartment, type Principal } from './keys';
-import { setCompatibility, getSubjectVersion, registerSchema } from './registry/store';
-import { deriveShareSchema, planFields, type FieldDelivery, type GrantedField } from './sharingPolicy';
+import { parseAvroSchema } from './registry/canonical';
+import { describeSchemaChange } from './registry/compatibility';
+import { getSchemaById, setCompatibility, getSubjectVersion, registerSchema, type SubjectVersion } from './registry/store';
+import { deriveShareSchema, planFields, schemaChangeNeedsApproval, type FieldDelivery, type GrantedField } from './sharingPolicy';
 import { withTransaction, type Pool, type PoolClient } from '../lib/db';
 import { ConflictError, ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 
@@ -455,6 +457,47 @@ export async function pauseSubscription(pool: Pool, sub: Subscription, reason: s
 
 export async function markBackfillDone(pool: Pool, id: string): Promise<void> {
   await pool.query('UPDATE subscriptions SET backfill_done = true, updated_at = now() WHERE id = $1', [id]);
+}
+
+/** Whether a subscription's backfill is done; a subscription that is gone has nothing left to wait for. */
+export async function isBackfillDone(pool: Pool, id: string): Promise<boolean> {
+  const { rows } = await pool.query<{ backfill_done: boolean }>('SELECT backfill_done FROM subscriptions WHERE id = $1', [id]);
+  return !rows[0] || rows[0].backfill_done;
+}
+
+/**
+ * Reviews live subscriptions against their dataset's latest schema (sharing policy:
+ * schemaChangeNeedsApproval): a change that needs a new approval pauses the subscription, saying why;
+ * any other change is adopted. Returns the subscriptions that stay live, and those it paused.
+ */
+export async function reviewSchemaChanges(pool: Pool, live: Subscription[]): Promise<{ live: Subscription[]; paused: Array<{ subscription: Subscription; schemaId: number }> }> {
+  const still: Subscription[] = [];
+  const paused: Array<{ subscription: Subscription; schemaId: number }> = [];
+  // one catalog and registry lookup per dataset, however many subscriptions it has
+  const current = new Map<string, Promise<{ dataset: Dataset | null; latest: SubjectVersion | null }>>();
+  const lookup = async (id: string) => {
+    const dataset = await getDataset(pool, id);
+    return { dataset, latest: dataset && (await getSubjectVersion(pool, dataset.schemaSubject, 'latest')) };
+  };
+  for (const sub of live) {
+    if (!current.has(sub.dataset)) current.set(sub.dataset, lookup(sub.dataset));
+    const { dataset, latest } = await current.get(sub.dataset)!;
+    if (!dataset || !latest || latest.id === sub.datasetSchemaId || sub.datasetSchemaId === null) {
+      still.push(sub);
+      continue;
+    }
+    const approvedOn = await getSchemaById(pool, sub.datasetSchemaId);
+    const change = describeSchemaChange(parseAvroSchema(approvedOn!.schema).schema, parseAvroSchema(latest.schema).schema);
+    const reason = schemaChangeNeedsApproval(sub.fields ?? [], change, dataset.fields, latest.version);
+    if (reason) {
+      await pauseSubscription(pool, sub, `${reason}: approve the subscription again to resume`);
+      paused.push({ subscription: sub, schemaId: latest.id });
+    } else {
+      await pool.query('UPDATE subscriptions SET dataset_schema_id = $2 WHERE id = $1', [sub.id, latest.id]);
+      still.push({ ...sub, datasetSchemaId: latest.id });
+    }
+  }
+  return { live: still, paused };
 }
 
 export async function saveHttpCursor(pool: Pool, id: string, cursor: Record<string, string>): Promise<void> {

@@ -8,6 +8,7 @@ import { migrate } from '../catalog/migrate';
 import { ConfigError, loadConfig } from '../lib/config';
 import { createPool, ensureDatabase, type Pool } from '../lib/db';
 import { GovxError } from '../lib/errors';
+import { exitAfterShutdown, ShutdownSequence } from '../lib/lifecycle';
 import { createLogger } from '../lib/logger';
 import { projectPath } from '../lib/paths';
 import { startGateway } from '../gateway/server';
@@ -38,21 +39,15 @@ async function serve(opts: { services: boolean; seed: boolean }): Promise<void> 
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   if (opts.services) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
-  const gateway = await startGateway(config, log, { seed: opts.seed });
-  const worker = config.connectWorker ? await ConnectWorker.start(config, log) : null;
-  out(`govx gateway on ${gateway.url}${worker ? ' with a connect worker' : ''} (Ctrl-C to stop)`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log.info({ signal }, 'shutting down');
-      Promise.resolve(worker?.close()).then(() => gateway.close()).then(resolve, (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  const shutdown = new ShutdownSequence(log, config.shutdownTimeoutMs);
+  // a signal while starting stops what has started so far
+  exitAfterShutdown(shutdown, log);
+  const gateway = await startGateway(config, log, { seed: opts.seed, shutdown });
+  if (config.connectWorker) {
+    const worker = await ConnectWorker.start(config, log);
+    shutdown.add('connect worker', () => worker.close());
+  }
+  out(`govx gateway on ${gateway.url}${config.connectWorker ? ' with a connect worker' : ''} (Ctrl-C to stop)`);
 }
 
 export function buildProgram(): Command {
@@ -75,19 +70,11 @@ export function buildProgram(): Command {
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel);
+      const shutdown = new ShutdownSequence(log, config.shutdownTimeoutMs);
+      exitAfterShutdown(shutdown, log);
       const worker = await ConnectWorker.start(config, log);
+      shutdown.add('connect worker', () => worker.close());
       out(`govx connect worker ${worker.workerId} running (Ctrl-C to stop)`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          worker.close().then(resolve, (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
     });
 
   program

@@ -22,8 +22,10 @@ import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { IdempotencyStore } from './idempotency';
 import { publishRouter } from './publishRoute';
 import { subscriptionRouter } from './subscriptionRoutes';
-import type { Kafka } from 'kafkajs';
+import type { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
+import type { KafkaPort } from '../lib/kafkaPort';
+import { ShareDelivery } from './httpDelivery';
 import { registryRouter } from './registryRoutes';
 
 export interface AppDeps {
@@ -34,7 +36,9 @@ export interface AppDeps {
   log: Logger;
   isAccepting?: () => boolean;
   /** For subscriptions: share topics, the dataset topic's end offsets, and HTTP delivery. */
-  kafka: { client: Kafka; topics: SubscriptionKafka };
+  kafka: { port: KafkaPort; topics: SubscriptionKafka };
+  /** The process's registry-backed schema cache (publish runtimes, HTTP delivery). */
+  schemas: SchemaCache;
 }
 
 export interface GatewayApp {
@@ -43,6 +47,8 @@ export interface GatewayApp {
   keys: KeyAuthenticator;
   /** denied requests, counted here and audited in aggregate; started and stopped with the server */
   denials: DenialLedger;
+  /** HTTP delivery's open streams and pulls, which the gateway's shutdown ends. */
+  delivery: ShareDelivery;
 }
 
 function observe(metrics: GatewayMetrics) {
@@ -62,7 +68,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  const runtimes = new DatasetRuntimes(deps.pool);
+  const runtimes = new DatasetRuntimes(deps.pool, deps.schemas);
+  const delivery = new ShareDelivery(deps.kafka.port, deps.schemas);
   const keys = new KeyAuthenticator(deps.pool, {
     requestsPerSec: deps.config.rateLimitKeyRequestsPerSec,
     onLimited: (p) => deps.metrics.rateLimited.inc({ department: p.department, limit: 'key-requests' }),
@@ -106,7 +113,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     subscriptionRouter({
       pool: deps.pool,
       kafka: deps.kafka.topics,
-      kafkaClient: deps.kafka.client,
+      delivery,
       log: deps.log,
       caps: { streams: deps.config.maxStreamsPerDepartment, pulls: deps.config.maxPullsPerDepartment },
     }),
@@ -115,5 +122,5 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
-  return { app, runtimes, keys, denials };
+  return { app, runtimes, keys, denials, delivery };
 }

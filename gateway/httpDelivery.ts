@@ -1,13 +1,8 @@
 import crypto from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
-import { getSchemaById } from '../catalog/registry/store';
+import type { SchemaCache } from '../catalog/registry/schemaCache';
 import { shareTopic, type Subscription } from '../catalog/subscriptions';
-import type { Pool } from '../lib/db';
-import { InputError } from '../lib/errors';
-import { decodeBounded } from '../schemas/boundedDecode';
-import { compileNaturalType } from '../schemas/codec';
-import { fromWireFormat } from '../publish/stages';
-import type avro from 'avsc';
+import { InputError, UnavailableError } from '../lib/errors';
+import type { IncomingMessage, KafkaConsumer, KafkaPort } from '../lib/kafkaPort';
 
 /** partition → the next offset to read */
 export type Positions = Record<string, string>;
@@ -45,40 +40,22 @@ export function decodeCursor(cursor: string): Positions {
   return parsed as Positions;
 }
 
-/** Decodes share records with the subscription's derived schemas (by the id in each record). */
-export class ShareDecoder {
-  private readonly types = new Map<number, avro.Type>();
-
-  constructor(private readonly pool: Pool) {}
-
-  async decode(message: KafkaMessage, partition: number): Promise<DeliveredRecord> {
-    const header = (name: string): string | null => {
-      const v = message.headers?.[name];
-      return v === undefined ? null : String(v);
-    };
-    let value: Record<string, unknown> | null = null;
-    let schemaId: number | null = null;
-    if (message.value) {
-      const wire = fromWireFormat(message.value);
-      schemaId = wire.schemaId;
-      let type = this.types.get(schemaId);
-      if (!type) {
-        const found = await getSchemaById(this.pool, schemaId);
-        if (!found) throw new Error(`share schema ${schemaId} is not in the registry`);
-        this.types.set(schemaId, (type = compileNaturalType(JSON.parse(found.schema))));
-      }
-      value = decodeBounded<Record<string, unknown>>(type, wire.body);
-    }
-    return {
-      partition,
-      offset: message.offset,
-      key: message.key?.toString('utf8') ?? null,
-      value,
-      schemaId,
-      publishedAt: header('govx-published-at'),
-      traceId: header('govx-trace-id'),
-    };
-  }
+/** A share record as HTTP delivery hands it out, decoded with the subscription's derived schema (by the id in the record). */
+async function deliveredRecord(schemas: SchemaCache, message: IncomingMessage, partition: number): Promise<DeliveredRecord> {
+  const header = (name: string): string | null => {
+    const v = message.headers?.[name];
+    return v === undefined ? null : String(v);
+  };
+  const { schemaId, value } = await schemas.decode(message.value);
+  return {
+    partition,
+    offset: message.offset,
+    key: message.key?.toString('utf8') ?? null,
+    value,
+    schemaId,
+    publishedAt: header('govx-published-at'),
+    traceId: header('govx-trace-id'),
+  };
 }
 
 /**
@@ -86,14 +63,18 @@ export class ShareDecoder {
  * Kafka: the position lives in the consumer's cursor). `onRecord` returns false to stop.
  */
 export class ShareReader {
-  private consumer: Consumer | null = null;
+  private consumer: KafkaConsumer | null = null;
+  private stopped = false;
   private markJoined!: () => void;
+  private markEnded!: () => void;
   /** Resolves once the reader has joined and is positioned: waiting for records starts from here. */
   readonly joined = new Promise<void>((resolve) => (this.markJoined = resolve));
+  /** Resolves once the reader is stopped, by its caller or because the gateway shuts down. */
+  readonly ended = new Promise<void>((resolve) => (this.markEnded = resolve));
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly decoder: ShareDecoder,
+    private readonly kafka: KafkaPort,
+    private readonly schemas: SchemaCache,
     private readonly sub: Subscription,
   ) {}
 
@@ -113,16 +94,13 @@ export class ShareReader {
     } finally {
       await admin.disconnect();
     }
-    const consumer = this.kafka.consumer({
-      groupId: `govx-http.${this.sub.id}.${crypto.randomBytes(6).toString('hex')}`,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 250,
-    });
+    if (this.stopped) return;
+    const consumer = this.kafka.consumer({ groupId: `govx-http.${this.sub.id}.${crypto.randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 250 });
     this.consumer = consumer;
-    let stopped = false;
+    let done = false;
     await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    consumer.onGroupJoin(() => {
       for (const [p, o] of Object.entries(positions)) consumer.seek({ topic, partition: Number(p), offset: o });
       this.markJoined();
     });
@@ -131,21 +109,25 @@ export class ShareReader {
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, isStale, isRunning }) => {
         for (const message of batch.messages) {
-          if (stopped || !isRunning() || isStale()) return;
+          if (done || this.stopped || !isRunning() || isStale()) return;
           const key = String(batch.partition);
           if (BigInt(message.offset) < BigInt(positions[key] ?? '0')) continue;
-          const record = await this.decoder.decode(message, batch.partition);
+          const record = await deliveredRecord(this.schemas, message, batch.partition);
           positions[key] = (BigInt(message.offset) + 1n).toString();
           if (!(await onRecord(record, { ...positions }))) {
-            stopped = true;
+            done = true;
             return;
           }
         }
       },
     });
+    // a stop that arrived while the consumer was starting finds it running only now
+    if (this.stopped) await this.stop();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.markEnded();
     await this.consumer?.disconnect().catch(() => undefined);
   }
 }
@@ -162,33 +144,57 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   }
 }
 
-/** One pull: up to `limit` records after `from`, waiting at most `waitMs` for them. */
-export async function pullShareRecords(
-  kafka: Kafka,
-  decoder: ShareDecoder,
-  sub: Subscription,
-  from: Positions | null,
-  limit: number,
-  waitMs: number,
-): Promise<{ records: DeliveredRecord[]; next: Positions }> {
-  const records: DeliveredRecord[] = [];
-  let next: Positions = { ...(from ?? {}) };
-  const reader = new ShareReader(kafka, decoder, sub);
-  let done!: () => void;
-  const full = new Promise<void>((resolve) => (done = resolve));
-  try {
-    await reader.start(from, (r, positions) => {
-      records.push(r);
-      next = positions;
-      if (records.length >= limit) {
-        done();
-        return false;
-      }
-      return true;
-    });
-    if (await within(reader.joined.then(() => true), JOIN_TIMEOUT_MS)) await within(full, waitMs);
-  } finally {
-    await reader.stop();
+/**
+ * HTTP delivery of share topics (pull and Server-Sent Events). It knows every reader it started, so the
+ * gateway's shutdown ends open streams and pending pulls (each answers with what it has: the consumer's
+ * cursor makes this at-least-once) instead of leaving their Kafka consumers behind.
+ */
+export class ShareDelivery {
+  private readonly readers = new Set<ShareReader>();
+  private closing = false;
+
+  constructor(
+    private readonly kafka: KafkaPort,
+    private readonly schemas: SchemaCache,
+  ) {}
+
+  /** A reader of the subscription's share topic, stopped with the gateway if its caller has not stopped it before. */
+  reader(sub: Subscription): ShareReader {
+    if (this.closing) throw new UnavailableError('gateway.shutting_down', 'the gateway is shutting down; try another one or again shortly', 1);
+    const reader = new ShareReader(this.kafka, this.schemas, sub);
+    this.readers.add(reader);
+    void reader.ended.then(() => this.readers.delete(reader));
+    return reader;
   }
-  return { records, next: { ...(from ?? {}), ...next } };
+
+  /** One pull: up to `limit` records after `from`, waiting at most `waitMs` for them. */
+  async pull(sub: Subscription, from: Positions | null, limit: number, waitMs: number): Promise<{ records: DeliveredRecord[]; next: Positions }> {
+    const records: DeliveredRecord[] = [];
+    let next: Positions = { ...(from ?? {}) };
+    const reader = this.reader(sub);
+    let done!: () => void;
+    const full = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await reader.start(from, (r, positions) => {
+        records.push(r);
+        next = positions;
+        if (records.length >= limit) {
+          done();
+          return false;
+        }
+        return true;
+      });
+      const joined = reader.joined.then(() => true);
+      if (await within(Promise.race([joined, reader.ended.then(() => false)]), JOIN_TIMEOUT_MS)) await within(Promise.race([full, reader.ended]), waitMs);
+    } finally {
+      await reader.stop();
+    }
+    return { records, next: { ...(from ?? {}), ...next } };
+  }
+
+  /** Ends every open stream and pending pull, and refuses new ones. */
+  async stop(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.readers].map((r) => r.stop()));
+  }
 }

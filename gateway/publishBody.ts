@@ -1,4 +1,5 @@
-import { InputError } from '../lib/errors';
+import { GovxError, InputError } from '../lib/errors';
+import type { RejectedRecord } from '../publish/stages';
 
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
@@ -56,28 +57,40 @@ export function parseJsonBody(buf: Buffer, maxDepth: number): unknown {
   }
 }
 
-/** Paths of string values longer than `maxLength`, found without recursion (depth is already bounded). */
-export function overlongStrings(value: unknown, maxLength: number): string[] {
-  const found: string[] = [];
-  // Paths are built only below the top level: records are mostly flat, and this runs for every record.
-  const nested: Array<[unknown, string]> = [];
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const k in value) {
-      const v = (value as Record<string, unknown>)[k];
-      if (typeof v === 'string') {
-        if (v.length > maxLength) found.push(k);
-      } else if (v !== null && typeof v === 'object') nested.push([v, k]);
+/** decode: the request body into a list of records, in JSON (`{"records":[…]}`) or NDJSON form. */
+export function decodeRecords(
+  body: unknown,
+  contentType: string,
+  maxRecords: number,
+): { records: unknown[]; lineErrors: RejectedRecord[]; rawLines: Map<number, string> } {
+  let records: unknown[];
+  const lineErrors: RejectedRecord[] = [];
+  const rawLines = new Map<number, string>();
+  if (contentType === 'application/x-ndjson') {
+    const text = typeof body === 'string' ? body : '';
+    records = [];
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+        lineErrors.push({ index: records.length, errors: [{ path: '', message: 'line is not valid JSON', rule: 'json' }] });
+        rawLines.set(records.length, line);
+        records.push(undefined);
+      }
     }
-  } else nested.push([value, '']);
-  while (nested.length) {
-    const [v, path] = nested.pop()!;
-    if (typeof v === 'string') {
-      if (v.length > maxLength) found.push(path);
-    } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) nested.push([v[i], path ? `${path}.${i}` : String(i)]);
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) nested.push([x, path ? `${path}.${k}` : k]);
+  } else {
+    const list = (body as { records?: unknown } | null)?.records;
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(list)) {
+      throw new InputError('publish.invalid_body', 'the body must be a JSON object with a "records" array');
     }
+    const extra = Object.keys(body).filter((k) => k !== 'records');
+    if (extra.length) throw new InputError('publish.invalid_body', `unknown top-level member(s): ${extra.join(', ')}`);
+    records = list;
   }
-  return found.sort();
+  if (records.length === 0) throw new InputError('publish.no_records', 'the request holds no records');
+  if (records.length > maxRecords) {
+    throw new GovxError(413, 'publish.too_many_records', `a request may hold at most ${maxRecords} records; this one holds ${records.length}`);
+  }
+  return { records, lineErrors, rawLines };
 }

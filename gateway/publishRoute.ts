@@ -4,11 +4,10 @@ import { principalOf } from './middleware/auth';
 import { errorBody } from './middleware/errors';
 import type { components } from './openapi';
 import type { DepartmentRateLimiter } from './middleware/rateLimit';
-import { parseJsonBody, assertJsonDepth } from './publishBody';
+import { assertJsonDepth, decodeRecords, parseJsonBody } from './publishBody';
 import { assertCleanJson, assertCleanJsonBytes } from './middleware/textHygiene';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
 import { authorizePublisher, type PublishDeps, publishRecords } from '../publish/pipeline';
-import { decodeRecords } from '../publish/stages';
 
 export interface PublishRouteDeps extends PublishDeps {
   maxBodyBytes: number;
@@ -37,9 +36,10 @@ function atomicParam(value: unknown): boolean {
 const isDefinite = (status: number): boolean => status < 500 && status !== 429;
 
 /**
- * POST /v1/datasets/:id/records — authenticate (upstream) → authorize → idempotency → decode the body → the
- * governed publish pipeline. The body is read as bytes and parsed here, so depth limits apply before parsing
- * and an Idempotency-Key fingerprints exactly what was sent.
+ * POST /v1/datasets/:id/records adapts HTTP to the publish pipeline: authenticate (upstream) → authorize
+ * (the pipeline's first stage, once) → idempotency → decode the body → publishRecords → the answer. The
+ * body is read as bytes and parsed here, so depth limits apply before parsing and an Idempotency-Key
+ * fingerprints exactly what was sent.
  */
 export function publishRouter(deps: PublishRouteDeps): Router {
   const router = Router();
@@ -59,7 +59,7 @@ export function publishRouter(deps: PublishRouteDeps): Router {
       const datasetId = String(req.params.id);
       const requestId = String(res.locals.requestId);
       // Authorization comes before decoding so a department learns nothing from body errors on a dataset it may not publish to.
-      await authorizePublisher(deps, principal, datasetId);
+      const publisher = await authorizePublisher(deps, principal, datasetId);
       const atomic = atomicParam(req.query.atomic);
       const type = mediaType(req) === NDJSON ? NDJSON : JSON_TYPE;
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -87,8 +87,7 @@ export function publishRouter(deps: PublishRouteDeps): Router {
         assertCleanJson(decoded.records, body, 'records');
         deps.rateLimiter.take(principal.department, 'records', decoded.records.length);
         const outcome = await publishRecords(deps, {
-          principal,
-          datasetId,
+          publisher,
           records: decoded.records,
           preRejected: decoded.lineErrors,
           rawLines: decoded.rawLines,

@@ -1,15 +1,18 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
 import { migrate } from '../catalog/migrate';
 import type { GovxConfig } from '../lib/config';
 import { createPool, ensureDatabase } from '../lib/db';
-import { createKafka, topicEndOffsets } from '../lib/kafka';
+import { createKafka } from '../lib/kafka';
+import { kafkajsPort, topicEndOffsets } from '../lib/kafkaPort';
+import { ShutdownSequence } from '../lib/lifecycle';
 import type { Logger } from '../lib/logger';
 import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from '../lib/kafkaExchange';
 import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
+import { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
 
 export interface RunningGateway {
@@ -18,15 +21,20 @@ export interface RunningGateway {
   /** the Prometheus endpoint, on its own listener (GOVX_METRICS_HOST:GOVX_METRICS_PORT) */
   metricsUrl: string;
   gateway: GatewayApp;
+  /** The process's shutdown sequence, holding the gateway's roles (and any the caller adds after them). */
+  shutdown: ShutdownSequence;
+  /** Runs the shutdown sequence. */
   close: () => Promise<void>;
 }
 
 /**
- * Prepares the database (create, migrate, optionally seed the catalog) and serves the gateway. `close`
- * shuts down in order: readiness turns 503, the listener stops taking connections, in-flight requests
- * finish, the producer is flushed and disconnected, and the pool is closed.
+ * Prepares the database (create, migrate, optionally seed the catalog) and serves the gateway, with the
+ * distributor unless GOVX_DISTRIBUTOR is off. Each role joins the shutdown sequence as it starts, so it
+ * stops in reverse: the HTTP server (readiness turns 503, no new connections, open streams and pulls end,
+ * in-flight requests finish), the distributor (after its batches in flight), the producer (flushed), the pool.
  */
-export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean } = {}): Promise<RunningGateway> {
+export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean; shutdown?: ShutdownSequence } = {}): Promise<RunningGateway> {
+  const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
   await ensureDatabase(config.databaseUrl, log);
   const pool = createPool(config.databaseUrl, { max: 20, applicationName: 'govx-gateway' });
   try {
@@ -39,7 +47,8 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await pool.end();
     throw err;
   }
-  const kafka = createKafka(config, log, 'gateway');
+  shutdown.add('database pool', () => pool.end());
+  const kafka = kafkajsPort(createKafka(config, log, 'gateway'));
   const exchange = new KafkaExchange(
     kafka,
     {
@@ -51,59 +60,93 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     },
     log.child({ component: 'exchange' }),
   );
-  let accepting = true;
+  shutdown.add('kafka producer', () => exchange.close());
+  const schemas = new SchemaCache(pool);
   const metrics = new GatewayMetrics();
+  if (config.distributor) {
+    const distributor = new ShareDistributor(
+      { kafka: kafkajsPort(createKafka(config, log, 'distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
+      { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions },
+    );
+    distributor.start();
+    shutdown.add('distributor', () => distributor.stop());
+  }
+  let accepting = true;
   const topics: SubscriptionKafka = {
     ensureTopic: (topic) => exchange.ensureTopic(topic),
     endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, isAccepting: () => accepting, kafka: { client: kafka, topics } });
-  const distributor = config.distributor
-    ? new ShareDistributor(createKafka(config, log, 'distributor'), pool, log.child({ component: 'distributor' }), { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions }, metrics.registry)
-    : null;
-  distributor?.start();
+  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics } });
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
+  } catch (err) {
+    await shutdown.run('the gateway could not listen');
+    throw err;
+  }
+  const connections = closeWhenIdle(server);
+  shutdown.add('http server', async (finishNow) => {
+    accepting = false;
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    connections.closing();
+    await gateway.delivery.stop();
+    const cut = (): void => server.closeAllConnections();
+    finishNow.addEventListener('abort', cut, { once: true });
+    try {
+      await drained;
+    } finally {
+      finishNow.removeEventListener('abort', cut);
+    }
   });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   let metricsListener: MetricsListener;
   try {
     metricsListener = await serveMetrics(metrics.registry, { host: config.metricsHost, port: config.metricsPort });
   } catch (err) {
-    server.close();
-    await distributor?.stop();
-    await exchange.close();
-    await pool.end();
+    await shutdown.run('the metrics listener could not listen');
     throw new Error(`the metrics listener could not bind ${config.metricsHost}:${config.metricsPort} (GOVX_METRICS_PORT): ${(err as Error).message}`, { cause: err });
   }
+  shutdown.add('metrics listener', () => metricsListener.close());
   gateway.denials.start();
+  shutdown.add('denial ledger', () => gateway.denials.stop());
+  const listening = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${listening}`;
   log.info({ url, metrics: metricsListener.url }, 'gateway listening');
+  return { url, port: listening, metricsUrl: metricsListener.url, gateway, shutdown, close: async () => void (await shutdown.run('close')) };
+}
 
-  let closing: Promise<void> | null = null;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      accepting = false;
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
-      await drained;
-      clearTimeout(timer);
-      await metricsListener.close();
-      await gateway.denials.stop();
-      await distributor?.stop();
-      await exchange.close();
-      await pool.end();
-      log.info('gateway stopped');
-    })();
-    return closing;
+/**
+ * Once shutdown begins, each connection is ended (FIN after everything written, so an answer or a
+ * stream's last event is never cut short) as soon as it has no response in flight. Node's own
+ * closeIdleConnections destroys a connection whose response has ended but is not yet flushed.
+ */
+function closeWhenIdle(server: http.Server): { closing: () => void } {
+  const inFlight = new Map<Socket, number>();
+  let closing = false;
+  server.on('connection', (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once('close', () => inFlight.delete(socket));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (closing && left === 0) socket.end();
+    });
+  });
+  return {
+    closing: () => {
+      closing = true;
+      for (const [socket, n] of inFlight) if (n === 0) socket.end();
+    },
   };
-  return { url, port, metricsUrl: metricsListener.url, gateway, close };
 }

@@ -1,5 +1,4 @@
 import { type Request, type Response, Router } from 'express';
-import type { Kafka } from 'kafkajs';
 import type { Principal } from '../catalog/keys';
 import {
   approveSubscription,
@@ -21,12 +20,12 @@ import type { Pool } from '../lib/db';
 import { acquireDeliveryLease, type DeliveryKind, type DeliveryLease, releaseDeliveryLease, renewDeliveryLease } from '../catalog/deliveryLeases';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { decodeCursor, encodeCursor, pullShareRecords, ShareDecoder, ShareReader, type Positions } from './httpDelivery';
+import { decodeCursor, encodeCursor, type Positions, type ShareDelivery } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
 
 export interface SubscriptionRouteDeps extends SubscriptionDeps {
-  kafkaClient: Kafka;
+  delivery: ShareDelivery;
   log: Logger;
   /** concurrent SSE streams and pulls each department may hold, across gateways */
   caps: { streams: number; pulls: number };
@@ -68,7 +67,6 @@ async function deliverableTo(pool: Pool, principal: Principal, id: string): Prom
 export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
   const router = Router();
   const json = jsonBody({ limit: '256kb' });
-  const decoder = new ShareDecoder(deps.pool);
   const rid = (res: Response): string => String(res.locals.requestId);
 
   /** A place under the department's cap of concurrent deliveries of this kind, or 429. */
@@ -135,7 +133,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     }
     const lease = await leaseOrRefuse(principal, sub, 'pull', pullLeaseMs(waitMs));
     try {
-      const { records, next } = await pullShareRecords(deps.kafkaClient, decoder, sub, from, limit, waitMs);
+      const { records, next } = await deps.delivery.pull(sub, from, limit, waitMs);
       res.json({ subscription: sub.id, records, cursor: encodeCursor(next) });
     } finally {
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
@@ -150,10 +148,10 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const from = resumeFrom !== undefined ? decodeCursor(resumeFrom) : await httpCursorOf(deps.pool, sub.id);
     const lease = await leaseOrRefuse(principal, sub, 'stream', STREAM_LEASE_MS);
 
+    const reader = deps.delivery.reader(sub);
     res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     res.write(': govx share stream\n\n');
-    const reader = new ShareReader(deps.kafkaClient, decoder, sub);
     let closed = false;
     const close = async (reason?: string): Promise<void> => {
       if (closed) return;
@@ -179,6 +177,8 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       );
     }, 2000);
     req.on('close', () => void close());
+    // the gateway is shutting down: the consumer resumes elsewhere from the last event id it received
+    void reader.ended.then(() => close('the gateway is shutting down; reconnect with Last-Event-ID to resume'));
     try {
       await reader.start(from, (record, next) => {
         if (closed) return false;

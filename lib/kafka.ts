@@ -84,14 +84,3 @@ export function createKafka(config: KafkaClientConfig, log: Logger, clientSuffix
       },
   });
 }
-
-/** partition → the offset the next record will get (the topic's end), with a short-lived admin client. */
-export async function topicEndOffsets(kafka: Kafka, topic: string): Promise<Record<string, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [String(o.partition), o.high]));
-  } finally {
-    await admin.disconnect();
-  }
-}

@@ -1,5 +1,5 @@
-import { CompressionTypes, type Admin, type Kafka, type Message, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
 import { UnavailableError, errorMessage } from './errors';
+import type { KafkaAdmin, KafkaPort, KafkaProducer, OutgoingMessage } from './kafkaPort';
 import type { Logger } from './logger';
 
 export interface ExchangeOptions {
@@ -21,7 +21,7 @@ export interface ProducedRange {
 }
 
 interface Waiting {
-  messages: Message[];
+  messages: OutgoingMessage[];
   bytes: number;
   /** Its caller already got 503 (deadline passed or another piece failed): never send it after that. */
   abandoned?: boolean;
@@ -37,16 +37,16 @@ interface TopicQueue {
   sending: boolean;
 }
 
-function messageBytes(m: Message): number {
+function messageBytes(m: OutgoingMessage): number {
   let n = 64 + (m.value ? (m.value as Buffer).length : 0) + (m.key ? m.key.length : 0);
   for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (v ? String(v).length : 0);
   return n;
 }
 
 /** Splits one caller's messages into pieces no larger than a produce request may be. */
-function chunkByBytes(messages: Message[], maxBytes: number): Array<{ messages: Message[]; bytes: number }> {
-  const chunks: Array<{ messages: Message[]; bytes: number }> = [];
-  let current: Message[] = [];
+function chunkByBytes(messages: OutgoingMessage[], maxBytes: number): Array<{ messages: OutgoingMessage[]; bytes: number }> {
+  const chunks: Array<{ messages: OutgoingMessage[]; bytes: number }> = [];
+  let current: OutgoingMessage[] = [];
   let bytes = 0;
   for (const m of messages) {
     const size = messageBytes(m);
@@ -67,28 +67,22 @@ function chunkByBytes(messages: Message[], maxBytes: number): Array<{ messages: 
  * idempotent producer and acks=all, within a bounded time. Kafka faults surface as 503 with Retry-After.
  */
 export class KafkaExchange {
-  private readonly admin: Admin;
-  private readonly producer: Producer;
+  private readonly admin: KafkaAdmin;
+  private readonly producer: KafkaProducer;
   private readonly partitionCounts = new Map<string, number>();
   private readonly queues = new Map<string, TopicQueue>();
-  private readonly partitioner = Partitioners.DefaultPartitioner();
   /** Produce requests sent and messages in them, to observe coalescing. */
   readonly stats = { produceRequests: 0, messages: 0 };
   private readonly pendingTopics = new Map<string, Promise<void>>();
   private connected: Promise<void> | null = null;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: KafkaPort,
     private readonly opts: ExchangeOptions,
     private readonly log: Logger,
   ) {
     this.admin = kafka.admin();
-    this.producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
-    });
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 } });
   }
 
   /** Connects lazily and again after a failure, so the gateway recovers by itself when the broker returns. */
@@ -150,13 +144,12 @@ export class KafkaExchange {
    * Produces with acks=all; resolves only once every message is acknowledged by the in-sync replicas, with
    * the offsets of this caller's messages. Concurrent callers on one topic share produce requests.
    */
-  async produce(topic: string, messages: Message[]): Promise<ProducedRange[]> {
+  async produce(topic: string, messages: OutgoingMessage[]): Promise<ProducedRange[]> {
     if (messages.length === 0) return [];
     await this.ensureTopic(topic);
     const partitions = this.partitionCounts.get(topic)!;
-    const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
     // The partition is chosen here (as the producer would: murmur2 of the key) so each caller knows its offsets in a shared batch.
-    const placed = messages.map((m) => ({ ...m, partition: m.partition ?? this.partitioner({ topic, partitionMetadata, message: m }) }));
+    const placed = messages.map((m) => ({ ...m, partition: m.partition ?? this.kafka.partitionFor(topic, m.key, partitions) }));
     const maxBytes = this.opts.maxBatchBytes ?? 900 * 1024;
     const mine: Waiting[] = [];
     try {
@@ -171,7 +164,7 @@ export class KafkaExchange {
     }
   }
 
-  private enqueue(topic: string, messages: Message[], bytes: number, owner: Waiting[]): Promise<ProducedRange[]> {
+  private enqueue(topic: string, messages: OutgoingMessage[], bytes: number, owner: Waiting[]): Promise<ProducedRange[]> {
     let queue = this.queues.get(topic);
     if (!queue) {
       queue = { waiting: [], bytes: 0, timer: null, sending: false };
@@ -223,12 +216,7 @@ export class KafkaExchange {
       await this.connect();
       this.stats.produceRequests++;
       for (const w of batch) this.stats.messages += w.messages.length;
-      const metadata: RecordMetadata[] = await this.producer.send({
-        topic,
-        messages: batch.flatMap((w) => w.messages),
-        acks: -1,
-        compression: CompressionTypes.None,
-      });
+      const metadata = await this.producer.send({ topic, messages: batch.flatMap((w) => w.messages), acks: -1 });
       // Within a partition the broker assigns offsets in the order the messages were sent.
       const next = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]));
       for (const w of batch) {

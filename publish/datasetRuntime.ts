@@ -1,8 +1,8 @@
 import type avro from 'avsc';
 import { type Dataset, getDataset } from '../catalog/datasets';
+import { SchemaCache } from '../catalog/registry/schemaCache';
 import { getSubjectVersion } from '../catalog/registry/store';
 import type { Pool } from '../lib/db';
-import { compileNaturalType } from '../schemas/codec';
 import { domainChecksOf } from '../schemas/validators';
 
 /** What the publish path needs of a dataset: its catalog entry and its latest schema, compiled. */
@@ -16,14 +16,15 @@ export interface DatasetRuntime {
 
 /**
  * Compiled datasets, refreshed after `ttlMs` so catalog edits and new schema versions take effect within
- * seconds on every gateway process without coordination. A compile happens once per schema id.
+ * seconds on every gateway process without coordination. Schemas are compiled once per schema id, by the
+ * process's schema cache.
  */
 export class DatasetRuntimes {
   private readonly cache = new Map<string, { runtime: DatasetRuntime | null; expires: number }>();
-  private readonly compiled = new Map<number, { type: avro.Type; checks: DatasetRuntime['checks'] }>();
 
   constructor(
     private readonly pool: Pool,
+    private readonly schemas: SchemaCache = new SchemaCache(pool),
     private readonly ttlMs = 3000,
   ) {}
 
@@ -46,12 +47,7 @@ export class DatasetRuntimes {
     if (!dataset) return null;
     const latest = await getSubjectVersion(this.pool, dataset.schemaSubject, 'latest');
     if (!latest) return null;
-    let compiled = this.compiled.get(latest.id);
-    if (!compiled) {
-      const schema = JSON.parse(latest.schema) as object;
-      compiled = { type: compileNaturalType(schema), checks: domainChecksOf(schema) };
-      this.compiled.set(latest.id, compiled);
-    }
-    return { dataset, schemaId: latest.id, schemaVersion: latest.version, ...compiled };
+    const { schema, type } = await this.schemas.get(latest.id);
+    return { dataset, schemaId: latest.id, schemaVersion: latest.version, type, checks: domainChecksOf(schema as object) };
   }
 }

@@ -22,9 +22,14 @@ export interface PublishDeps {
   auditGroup?: AuditGroupCommit;
 }
 
-export interface PublishRequest {
+/** A publisher the catalog lets publish to a dataset: what authorizePublisher returns and publishRecords takes. */
+export interface AuthorizedPublisher {
   principal: Principal;
-  datasetId: string;
+  runtime: DatasetRuntime;
+}
+
+export interface PublishRequest {
+  publisher: AuthorizedPublisher;
   /** Decoded records; entries listed in `preRejected` (e.g. NDJSON lines that were not JSON) are skipped. */
   records: unknown[];
   preRejected?: RejectedRecord[];
@@ -69,19 +74,22 @@ async function validateInSlices(
   return out;
 }
 
-/** authorize alone: lets a caller refuse a request before reading its body. */
-export async function authorizePublisher(deps: Pick<PublishDeps, 'runtimes'>, principal: Principal, datasetId: string): Promise<void> {
-  authorizePublish(principal, await deps.runtimes.get(datasetId), datasetId);
+/**
+ * The first stage, authorize against the catalog, on its own: a caller runs it before anything else (the
+ * HTTP route before reading the body, so a department learns nothing from body errors on a dataset it may
+ * not publish to) and hands its result to publishRecords.
+ */
+export async function authorizePublisher(deps: Pick<PublishDeps, 'runtimes'>, principal: Principal, datasetId: string): Promise<AuthorizedPublisher> {
+  return { principal, runtime: authorizePublish(principal, await deps.runtimes.get(datasetId), datasetId) };
 }
 
 /**
- * The governed publish path, whoever calls it (the HTTP route, a source connector): authorize against the
- * catalog → validate (Avro + domain checks) → stamp provenance → produce with acks=all → audit the batch.
+ * The governed publish path, whoever calls it (the HTTP route, a source connector), for an authorized
+ * publisher: validate (Avro + domain checks) → stamp provenance → produce with acks=all → audit the batch.
  * Resolves only once every accepted record is acknowledged by Kafka.
  */
 export async function publishRecords(deps: PublishDeps, req: PublishRequest): Promise<PublishOutcome> {
-  const { principal } = req;
-  const runtime = authorizePublish(principal, await deps.runtimes.get(req.datasetId), req.datasetId);
+  const { principal, runtime } = req.publisher;
   const preRejected = req.preRejected ?? [];
   const { valid, rejected } = await validateInSlices(runtime, req.records, new Set(preRejected.map((e) => e.index)), deps.maxStringLength);
   const allRejected = [...preRejected, ...rejected].sort((a, b) => a.index - b.index);

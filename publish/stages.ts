@@ -1,9 +1,9 @@
-import type { IHeaders, Message } from 'kafkajs';
+import type { KafkaHeaders, OutgoingMessage } from '../lib/kafkaPort';
 import type { Principal } from '../catalog/keys';
-import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
+import { ForbiddenError, GovxError, NotFoundError } from '../lib/errors';
 import { type FieldError, validateNatural } from '../schemas/codec';
 import { runDomainChecks } from '../schemas/validators';
-import { overlongStrings } from '../gateway/publishBody';
+import { encodeRecord } from '../schemas/wireFormat';
 import type { DatasetRuntime } from './datasetRuntime';
 
 export const DEFAULT_MAX_STRING_LENGTH = 65536;
@@ -37,75 +37,30 @@ export function authorizePublish(principal: Principal, runtime: DatasetRuntime |
   return runtime;
 }
 
-/** decode: the request body into a list of records, in JSON (`{"records":[…]}`) or NDJSON form. */
-export function decodeRecords(
-  body: unknown,
-  contentType: string,
-  maxRecords: number,
-): { records: unknown[]; lineErrors: RejectedRecord[]; rawLines: Map<number, string> } {
-  let records: unknown[];
-  const lineErrors: RejectedRecord[] = [];
-  const rawLines = new Map<number, string>();
-  if (contentType === 'application/x-ndjson') {
-    const text = typeof body === 'string' ? body : '';
-    records = [];
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        records.push(JSON.parse(line));
-      } catch {
-        lineErrors.push({ index: records.length, errors: [{ path: '', message: 'line is not valid JSON', rule: 'json' }] });
-        rawLines.set(records.length, line);
-        records.push(undefined);
-      }
+/** Paths of string values longer than `maxLength`, found without recursion (depth is already bounded). */
+export function overlongStrings(value: unknown, maxLength: number): string[] {
+  const found: string[] = [];
+  // Paths are built only below the top level: records are mostly flat, and this runs for every record.
+  const nested: Array<[unknown, string]> = [];
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const k in value) {
+      const v = (value as Record<string, unknown>)[k];
+      if (typeof v === 'string') {
+        if (v.length > maxLength) found.push(k);
+      } else if (v !== null && typeof v === 'object') nested.push([v, k]);
     }
-  } else {
-    const list = (body as { records?: unknown } | null)?.records;
-    if (body === null || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(list)) {
-      throw new InputError('publish.invalid_body', 'the body must be a JSON object with a "records" array');
+  } else nested.push([value, '']);
+  while (nested.length) {
+    const [v, path] = nested.pop()!;
+    if (typeof v === 'string') {
+      if (v.length > maxLength) found.push(path);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) nested.push([v[i], path ? `${path}.${i}` : String(i)]);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) nested.push([x, path ? `${path}.${k}` : k]);
     }
-    const extra = Object.keys(body).filter((k) => k !== 'records');
-    if (extra.length) throw new InputError('publish.invalid_body', `unknown top-level member(s): ${extra.join(', ')}`);
-    records = list;
   }
-  if (records.length === 0) throw new InputError('publish.no_records', 'the request holds no records');
-  if (records.length > maxRecords) {
-    throw new GovxError(413, 'publish.too_many_records', `a request may hold at most ${maxRecords} records; this one holds ${records.length}`);
-  }
-  return { records, lineErrors, rawLines };
-}
-
-const MAGIC_BYTE = 0;
-
-/** Confluent wire format: magic byte 0, the schema id as a 4-byte big-endian integer, then the Avro body. */
-export function toWireFormat(schemaId: number, avroBody: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + avroBody.length);
-  out.writeUInt8(MAGIC_BYTE, 0);
-  out.writeInt32BE(schemaId, 1);
-  avroBody.copy(out, 5);
-  return out;
-}
-
-let scratch = Buffer.allocUnsafe(64 * 1024);
-
-/** toWireFormat(schemaId, type.toBuffer(record)) with one allocation instead of three: encoded in place after the 5-byte prefix. */
-function encodeWireFormat(runtime: DatasetRuntime, record: unknown): Buffer {
-  for (;;) {
-    const end = runtime.type.encode(record, scratch, 5);
-    if (end >= 0) {
-      const out = Buffer.allocUnsafe(end);
-      scratch.copy(out, 0, 0, end);
-      out.writeUInt8(MAGIC_BYTE, 0);
-      out.writeInt32BE(runtime.schemaId, 1);
-      return out;
-    }
-    scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
-  }
-}
-
-export function fromWireFormat(buf: Buffer): { schemaId: number; body: Buffer } {
-  if (buf.length < 5 || buf.readUInt8(0) !== MAGIC_BYTE) throw new InputError('avro.bad_wire_format', 'value is not in the Confluent wire format');
-  return { schemaId: buf.readInt32BE(1), body: buf.subarray(5) };
+  return found.sort();
 }
 
 /** validate: schema (types, required and unknown fields) then domain checks; encode what passes. */
@@ -134,7 +89,7 @@ export function validateRecords(
       return;
     }
     const key = (record as Record<string, unknown>)[keyField];
-    valid.push({ index, key: String(key), value: encodeWireFormat(runtime, record) });
+    valid.push({ index, key: String(key), value: encodeRecord(runtime.type, runtime.schemaId, record) });
   });
   return { valid, rejected };
 }
@@ -148,8 +103,8 @@ export interface Provenance {
 }
 
 /** stamp: the provenance headers every record carries on govx topics. */
-export function stampProvenance(records: ValidRecord[], p: Provenance): Message[] {
-  const headers: IHeaders = {
+export function stampProvenance(records: ValidRecord[], p: Provenance): OutgoingMessage[] {
+  const headers: KafkaHeaders = {
     'govx-dataset': p.dataset,
     'govx-publisher': p.publisher,
     'govx-schema-id': String(p.schemaId),
@@ -185,7 +140,7 @@ export function deadLetters(
   records: readonly unknown[],
   rawLines: ReadonlyMap<number, string>,
   ctx: DeadLetterContext,
-): Message[] {
+): OutgoingMessage[] {
   return rejected.map(({ index, errors }) => {
     const record = records[index];
     const raw = rawLines.get(index);
@@ -194,7 +149,7 @@ export function deadLetters(
     if (truncated) value = value.subarray(0, MAX_DEAD_LETTER_VALUE_BYTES);
     const keyValue = record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[ctx.keyField] : undefined;
     const rules = [...new Set(errors.map((e) => e.rule ?? 'invalid'))];
-    const headers: IHeaders = {
+    const headers: KafkaHeaders = {
       'govx-dataset': ctx.dataset,
       'govx-publisher': ctx.publisher,
       'govx-request-id': ctx.requestId,

@@ -7,7 +7,7 @@ export const postgresSinkPlugin = sinkPlugin<PostgresSinkConfig>({
   keys: postgresSinkKeys,
   runsOnOneWorker: false,
   validateConfig: validatePostgresSinkConfig,
-  writer: ({ name, config, pool }) =>
+  writer: ({ name, config, schemas }) =>
     new PostgresSinkWriter(
       {
         connector: name,
@@ -21,6 +21,6 @@ export const postgresSinkPlugin = sinkPlugin<PostgresSinkConfig>({
         autoEvolve: config.autoEvolve,
         deleteEnabled: config.deleteEnabled,
       },
-      pool,
+      schemas,
     ),
 });

@@ -3,8 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { getSchemaById } from '../../catalog/registry/store';
-import type { Pool } from '../../lib/db';
+import type { SchemaCache } from '../../catalog/registry/schemaCache';
 import { ConnectorFailure } from '../runtime/retry';
 import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTask';
 
@@ -148,12 +147,11 @@ function isRecordError(err: unknown): boolean {
 
 export class PostgresSinkWriter implements SinkWriter {
   private target: pg.Pool | null = null;
-  private readonly schemas = new Map<number, Column[]>();
   private readonly ensured = new Map<string, Set<string>>();
 
   constructor(
     private readonly opts: PostgresSinkOptions,
-    private readonly registry: Pool,
+    private readonly schemas: SchemaCache,
   ) {}
 
   async open(): Promise<void> {
@@ -184,14 +182,7 @@ export class PostgresSinkWriter implements SinkWriter {
   }
 
   private async columnsFor(schemaId: number): Promise<Column[]> {
-    let cols = this.schemas.get(schemaId);
-    if (!cols) {
-      const found = await getSchemaById(this.registry, schemaId);
-      if (!found) throw new Error(`schema id ${schemaId} is not in the registry`);
-      cols = columnsOf(JSON.parse(found.schema));
-      this.schemas.set(schemaId, cols);
-    }
-    return cols;
+    return columnsOf((await this.schemas.get(schemaId)).schema);
   }
 
   /** Creates the table or adds the columns this schema needs; remembers what exists. */

@@ -1,4 +1,4 @@
-import type { IHeaders, Message } from 'kafkajs';
+import type { KafkaHeaders, OutgoingMessage } from '../../lib/kafkaPort';
 import type { KafkaExchange } from '../../lib/kafkaExchange';
 
 /** Header values are bounded so one verbose error cannot make the dead-letter record too large to produce. */
@@ -8,7 +8,7 @@ const clip = (s: string): string => (s.length > MAX_HEADER_CHARS ? `${s.slice(0,
 export interface SinkDeadLetter {
   key: Buffer | null;
   value: Buffer | null;
-  headers: IHeaders | undefined;
+  headers: KafkaHeaders | undefined;
   topic: string;
   partition: number;
   offset: string;
@@ -17,7 +17,7 @@ export interface SinkDeadLetter {
 }
 
 /** A record a sink can never write, unchanged, with where it came from and why it failed (Kafka Connect's DLQ headers, govx names). */
-export function sinkDeadLetterMessage(connector: string, d: SinkDeadLetter): Message {
+export function sinkDeadLetterMessage(connector: string, d: SinkDeadLetter): OutgoingMessage {
   return {
     key: d.key,
     value: d.value,
@@ -45,7 +45,7 @@ export interface SourceDeadLetter {
 }
 
 /** A source record the governed publish path rejected: the record as JSON with the reasons. */
-export function sourceDeadLetterMessage(connector: string, d: SourceDeadLetter): Message {
+export function sourceDeadLetterMessage(connector: string, d: SourceDeadLetter): OutgoingMessage {
   const value = typeof d.record === 'string' ? d.record : JSON.stringify(d.record ?? null);
   return {
     key: d.key,
@@ -60,6 +60,6 @@ export function sourceDeadLetterMessage(connector: string, d: SourceDeadLetter):
   };
 }
 
-export async function sendDeadLetters(exchange: KafkaExchange, topic: string, messages: Message[]): Promise<void> {
+export async function sendDeadLetters(exchange: KafkaExchange, topic: string, messages: OutgoingMessage[]): Promise<void> {
   if (messages.length) await exchange.produce(topic, messages);
 }

@@ -1,8 +1,8 @@
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { errorMessage } from '../../lib/errors';
+import type { BatchHandlerPayload, IncomingMessage, KafkaConsumer } from '../../lib/kafkaPort';
+import { UndecodableValueError } from '../../schemas/wireFormat';
 import type { SinkCommonConfig } from '../config';
 import { sendDeadLetters, sinkDeadLetterMessage } from './deadLetter';
-import { UndecodableValue, WireDecoder } from '../decode';
 import { ConnectorFailure, TaskStopped, retrying } from './retry';
 import { type ConnectorTask, retryPolicyOf, type TaskContext } from './task';
 
@@ -57,8 +57,7 @@ interface ChunkFailure extends Failure {
  * records the writer can never write go to the dead-letter topic (errors.tolerance=all) or fail the connector.
  */
 export class SinkTask implements ConnectorTask {
-  private consumer: Consumer | null = null;
-  private readonly decoder: WireDecoder;
+  private consumer: KafkaConsumer | null = null;
   private readonly lags = new Map<string, number>();
   private failure: Error | null = null;
   private settle: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -66,9 +65,7 @@ export class SinkTask implements ConnectorTask {
   constructor(
     private readonly ctx: TaskContext<SinkConfig>,
     private readonly writer: SinkWriter,
-  ) {
-    this.decoder = new WireDecoder(ctx.pool);
-  }
+  ) {}
 
   async run(): Promise<void> {
     const { ctx } = this;
@@ -80,10 +77,10 @@ export class SinkTask implements ConnectorTask {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
       await retrying('opening the sink', policy, () => this.writer.open());
-      const consumer = ctx.kafka.consumer({ groupId: sinkGroupId(ctx.name), allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+      const consumer = ctx.kafka.consumer({ groupId: sinkGroupId(ctx.name), sessionTimeout: 10_000, heartbeatInterval: 1_000 });
       this.consumer = consumer;
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        if (!payload.restart) this.fail(new ConnectorFailure(`the Kafka consumer stopped: ${errorMessage(payload.error)}`));
+      consumer.onCrash((error, willRestart) => {
+        if (!willRestart) this.fail(new ConnectorFailure(`the Kafka consumer stopped: ${errorMessage(error)}`));
       });
       await retrying('subscribing to the topics', policy, async () => {
         await consumer.connect();
@@ -110,7 +107,7 @@ export class SinkTask implements ConnectorTask {
     this.settle?.reject(err);
   }
 
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
+  private async onBatch(payload: BatchHandlerPayload): Promise<void> {
     try {
       await this.handleBatch(payload);
     } catch (err) {
@@ -120,7 +117,7 @@ export class SinkTask implements ConnectorTask {
     }
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: BatchHandlerPayload): Promise<void> {
     const { ctx } = this;
     const { topic, partition } = batch;
     for (let i = 0; i < batch.messages.length; i += ctx.config.batchMaxRows) {
@@ -147,19 +144,19 @@ export class SinkTask implements ConnectorTask {
   }
 
   /** Writes one chunk durably; returns the first failure when errors.tolerance=none (records before it are written). */
-  private async writeChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<ChunkFailure | null> {
+  private async writeChunk(topic: string, partition: number, chunk: IncomingMessage[], heartbeat: () => Promise<void>): Promise<ChunkFailure | null> {
     const { ctx } = this;
     const policy = retryPolicyOf(ctx, heartbeat);
     const records: Array<{ index: number; record: SinkRecord }> = [];
     const failures: Failure[] = [];
     for (const [index, m] of chunk.entries()) {
       const decoded = await retrying('reading the schema', policy, () =>
-        this.decoder.decode(m.value).catch((err: unknown) => {
-          if (err instanceof UndecodableValue) return err;
+        ctx.schemas.decode<unknown>(m.value).catch((err: unknown) => {
+          if (err instanceof UndecodableValueError) return err;
           throw err; // a database fault: transient
         }),
       );
-      if (decoded instanceof UndecodableValue) {
+      if (decoded instanceof UndecodableValueError) {
         failures.push({ index, errorClass: `undecodable:${decoded.errorClass}`, message: decoded.message });
         if (ctx.config.errorsTolerance === 'none') break;
         continue;

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Principal } from '../../catalog/keys';
-import { publishRecords, type PublishOutcome } from '../../publish/pipeline';
+import { authorizePublisher, publishRecords, type PublishOutcome } from '../../publish/pipeline';
 import type { RejectedRecord } from '../../publish/stages';
 import { GovxError, errorMessage } from '../../lib/errors';
 import type { SourceCommonConfig } from '../config';
@@ -83,12 +83,12 @@ export class SourceTask implements ConnectorTask {
 
   private publish(records: unknown[], preRejected: RejectedRecord[], atomic: boolean): Promise<PublishOutcome> {
     const { ctx } = this;
-    return retrying('publishing', retryPolicyOf(ctx), () =>
+    const deps = { pool: ctx.pool, runtimes: ctx.runtimes, exchange: ctx.exchange, metrics: ctx.metrics, log: ctx.log };
+    return retrying('publishing', retryPolicyOf(ctx), async () =>
       publishRecords(
-        { pool: ctx.pool, runtimes: ctx.runtimes, exchange: ctx.exchange, metrics: ctx.metrics, log: ctx.log },
+        deps,
         {
-          principal: this.principal,
-          datasetId: ctx.config.dataset,
+          publisher: await authorizePublisher(deps, this.principal, ctx.config.dataset),
           records,
           preRejected,
           atomic,

@@ -1,5 +1,6 @@
-import type { Kafka } from 'kafkajs';
+import type { SchemaCache } from '../../catalog/registry/schemaCache';
 import type { KafkaExchange } from '../../lib/kafkaExchange';
+import type { KafkaPort } from '../../lib/kafkaPort';
 import type { GatewayMetrics } from '../../lib/metrics';
 import type { DatasetRuntimes } from '../../publish/datasetRuntime';
 import type pg from 'pg';
@@ -21,9 +22,11 @@ export interface TaskContext<C extends CommonConfig = CommonConfig> {
   pool: Pool;
   /** sources: the session holding the connector's advisory lock; offsets are written through it */
   lockClient: pg.Client | null;
-  kafka: Kafka;
+  kafka: KafkaPort;
   exchange: KafkaExchange;
   runtimes: DatasetRuntimes;
+  /** the process's registry-backed schema cache: every value a sink reads is decoded through it */
+  schemas: SchemaCache;
   metrics: GatewayMetrics;
   log: Logger;
   signal: AbortSignal;

@@ -1,15 +1,16 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
-import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { migrate } from '../../catalog/migrate';
+import { SchemaCache } from '../../catalog/registry/schemaCache';
 import { KafkaExchange } from '../../lib/kafkaExchange';
 import { GatewayMetrics } from '../../lib/metrics';
 import { DatasetRuntimes } from '../../publish/datasetRuntime';
 import type { GovxConfig } from '../../lib/config';
-import { createPool, ensureDatabase, type Pool } from '../../lib/db';
+import { createPool, ensureDatabase } from '../../lib/db';
 import { errorMessage } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
+import { kafkajsPort } from '../../lib/kafkaPort';
 import type { Logger } from '../../lib/logger';
 import { connectFileRoot } from '../fileRoot';
 import { type ConnectorConfig, createTask, kindOf, runsOnOneWorker, validateConnectorConfig } from '../plugins';
@@ -30,14 +31,9 @@ interface ActiveTask {
   done: Promise<void>;
 }
 
-export interface WorkerDeps {
+/** What a worker shares with every task it runs. */
+export interface WorkerDeps extends Pick<TaskContext, 'pool' | 'kafka' | 'exchange' | 'runtimes' | 'schemas' | 'metrics' | 'log'> {
   config: GovxConfig;
-  pool: Pool;
-  kafka: Kafka;
-  exchange: KafkaExchange;
-  runtimes: DatasetRuntimes;
-  metrics: GatewayMetrics;
-  log: Logger;
 }
 
 export interface WorkerOptions {
@@ -88,13 +84,17 @@ export class ConnectWorker {
       await pool.end();
       throw err;
     }
-    const kafka = createKafka(config, log, 'connect');
+    const kafka = kafkajsPort(createKafka(config, log, 'connect'));
     const exchange = new KafkaExchange(
       kafka,
       { partitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor, timeoutMs: config.kafkaRequestTimeoutMs },
       log.child({ component: 'connect-exchange' }),
     );
-    const worker = new ConnectWorker({ config, pool, kafka, exchange, runtimes: new DatasetRuntimes(pool), metrics: new GatewayMetrics(), log: log.child({ component: 'connect' }) }, opts);
+    const schemas = new SchemaCache(pool);
+    const worker = new ConnectWorker(
+      { config, pool, kafka, exchange, schemas, runtimes: new DatasetRuntimes(pool, schemas), metrics: new GatewayMetrics(), log: log.child({ component: 'connect' }) },
+      opts,
+    );
     worker.begin();
     const close = worker.close.bind(worker);
     let closing: Promise<void> | null = null;
@@ -181,6 +181,7 @@ export class ConnectWorker {
       kafka: deps.kafka,
       exchange: deps.exchange,
       runtimes: deps.runtimes,
+      schemas: deps.schemas,
       metrics: deps.metrics,
       log: deps.log.child({ connector: def.name }),
       signal: controller.signal,

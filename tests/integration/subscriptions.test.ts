@@ -1,6 +1,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { getSubscription } from '../../catalog/subscriptions';
 import { ShareDistributor } from '../../distributor/shareDistributor';
+import { kafkajsPort } from '../../lib/kafkaPort';
 import { createLogger } from '../../lib/logger';
 import { compileNaturalType } from '../../schemas/codec';
 import { generateSample } from '../../schemas/samples';
@@ -422,10 +423,10 @@ describe('a subscription to a fresh dataset', () => {
       value: Buffer.concat([prefix, type.toBuffer({ code: 'ONE-KEY', value: i, respondent_phone: null })]),
       headers: { 'govx-dataset': id, 'govx-trace-id': 't'.repeat(200) },
     }));
-    const distributor = new ShareDistributor(stack.kafka, stack.pool, createLogger('silent'), { refreshMs: 3_600_000, groupPrefix: `test-split-${id}` });
-    await distributor.prepare();
+    const distributor = new ShareDistributor({ kafka: kafkajsPort(stack.kafka), pool: stack.pool, log: createLogger('silent') }, { refreshMs: 3_600_000, groupPrefix: `test-split-${id}` });
+    const { writer } = await distributor.prepare();
     try {
-      await distributor.deliver(id, 0, messages as never, [live], () => true);
+      await writer.deliver(id, 0, messages as never, [live], () => true);
     } finally {
       await distributor.stop();
     }

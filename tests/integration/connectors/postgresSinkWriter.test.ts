@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { migrate } from '../../../catalog/migrate';
+import { SchemaCache } from '../../../catalog/registry/schemaCache';
 import { registerSchema } from '../../../catalog/registry/store';
 import { createPool, type Pool } from '../../../lib/db';
 import { PostgresSinkWriter, type PostgresSinkOptions } from '../../../connectors/postgresSink/postgresSink';
@@ -57,7 +58,7 @@ const building = (id: string, floors: number, x = 116.3) => ({ feature_id: id, n
 function writer(overrides: Partial<PostgresSinkOptions> = {}): PostgresSinkWriter {
   return new PostgresSinkWriter(
     { connector: 'pg-sink-test', connectionUrl: targetUrl, tableNameFormat: 'planning_buildings', subscription: 'sub-test', insertMode: 'upsert', autoCreate: true, autoEvolve: true, deleteEnabled: true, ...overrides },
-    govx,
+    new SchemaCache(govx),
   );
 }
 

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { KafkaExchange, type ProducedRange } from '../../../lib/kafkaExchange';
+import { kafkajsPort } from '../../../lib/kafkaPort';
 import { createLogger } from '../../../lib/logger';
 import { readTopicUntil, testKafka } from '../../support/stack';
 
@@ -12,7 +13,7 @@ const exchanges: KafkaExchange[] = [];
 const topics: string[] = [];
 
 function exchange(opts: { lingerMs?: number; maxBatchBytes?: number } = {}): KafkaExchange {
-  const e = new KafkaExchange(kafka, { partitions: 3, replicationFactor: 1, timeoutMs: 15000, ...opts }, log);
+  const e = new KafkaExchange(kafkajsPort(kafka), { partitions: 3, replicationFactor: 1, timeoutMs: 15000, ...opts }, log);
   exchanges.push(e);
   return e;
 }

@@ -2,7 +2,7 @@ import avro from 'avsc';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CatalogField } from '../../../catalog/datasets';
-import { Masker, deriveShareSchema, partialMask, planFields, policyDelivery } from '../../../catalog/sharingPolicy';
+import { Masker, deriveShareSchema, isSensitive, partialMask, planFields, policyDelivery, schemaChangeNeedsApproval } from '../../../catalog/sharingPolicy';
 
 const field = (name: string, sensitivity: 1 | 2 | 3 | 4, masking: CatalogField['masking'] = 'none'): CatalogField => ({
   name, type: 'string', description: '', sensitivity, masking, required: true,
@@ -77,5 +77,26 @@ describe('the derived schema', () => {
       fields: Array<Record<string, unknown>>;
     };
     expect(derived.fields[1]).toMatchObject({ name: 'geometry', type: 'string', 'govx.check': 'geojson-geometry' });
+  });
+});
+
+describe('schema changes under an approval', () => {
+  const fields = [field('name', 3, 'partial'), field('birth_date', 2), field('phone', 3, 'hash'), field('nickname', 1)];
+  const granted = [{ name: 'name', delivery: 'partial' as const }, { name: 'birth_date', delivery: 'clear' as const }];
+  const none = { added: [], removed: [], retyped: [] };
+
+  it('counts sensitivity 3 and 4 as sensitive', () => {
+    expect([1, 2, 3, 4].map((s) => isSensitive({ sensitivity: s as 1 | 2 | 3 | 4 }))).toEqual([false, false, true, true]);
+  });
+
+  it('takes added harmless fields and changes to fields outside the grant in stride', () => {
+    expect(schemaChangeNeedsApproval(granted, { ...none, added: ['nickname'] }, fields, 2)).toBeNull();
+    expect(schemaChangeNeedsApproval(granted, { ...none, removed: ['other'], retyped: [{ field: 'other', from: 'int', to: 'long' }] }, fields, 2)).toBeNull();
+  });
+
+  it('asks for a new approval when an approved field is dropped or retyped, or a sensitive field is added', () => {
+    expect(schemaChangeNeedsApproval(granted, { ...none, removed: ['name'] }, fields, 3)).toBe('schema version 3 changes approved field(s) name');
+    expect(schemaChangeNeedsApproval(granted, { ...none, retyped: [{ field: 'birth_date', from: 'string', to: 'int(date)' }] }, fields, 3)).toContain('birth_date');
+    expect(schemaChangeNeedsApproval(granted, { ...none, added: ['phone'] }, fields, 4)).toBe('schema version 4 adds sensitive field(s) phone');
   });
 });

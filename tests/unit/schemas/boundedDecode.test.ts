@@ -115,3 +115,16 @@ describe('decodeBounded', () => {
     expect(decodeBounded(writer, buf, {}, reader.createResolver(writer), reader)).toEqual({ a: 'x' });
   });
 });
+
+describe('decoding Avro bodies from the wire', () => {
+  const type = avro.Type.forSchema({ type: 'record', name: 'R', fields: [{ name: 'name', type: 'string' }] });
+
+  it('decodes a whole body and refuses trailing or missing bytes', () => {
+    const body = type.toBuffer({ name: '张三' });
+    expect(decodeBounded(type, body)).toEqual({ name: '张三' });
+    expect(() => decodeBounded(type, Buffer.concat([body, Buffer.from([1, 2])]))).toThrow('2 bytes follow the value');
+    expect(() => decodeBounded(type, body.subarray(0, body.length - 1))).toThrow(AvroDecodeError);
+    // A string length far beyond the buffer must fail, not allocate.
+    expect(() => decodeBounded(type, Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x0f]))).toThrow();
+  });
+});

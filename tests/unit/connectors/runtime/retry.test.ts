@@ -1,5 +1,3 @@
-import avro from 'avsc';
-import { decodeAvroBody } from '../../../../connectors/decode';
 import { isTransient, retrying, TaskStopped } from '../../../../connectors/runtime/retry';
 import { InputError, UnavailableError } from '../../../../lib/errors';
 
@@ -46,18 +44,5 @@ describe('retrying transient faults', () => {
     stopped.abort();
     expect(await retrying('storing the offset', policy({ signal: stopped.signal }), async () => 'stored')).toBe('stored');
     await expect(retrying('publishing', policy({ signal: stopped.signal }), async () => Promise.reject(new Error('down')))).rejects.toBeInstanceOf(TaskStopped);
-  });
-});
-
-describe('decoding Avro bodies from the wire', () => {
-  const type = avro.Type.forSchema({ type: 'record', name: 'R', fields: [{ name: 'name', type: 'string' }] });
-
-  it('decodes a whole body and refuses trailing or missing bytes', () => {
-    const body = type.toBuffer({ name: '张三' });
-    expect(decodeAvroBody(type, body)).toEqual({ name: '张三' });
-    expect(() => decodeAvroBody(type, Buffer.concat([body, Buffer.from([1, 2])]))).toThrow('2 trailing bytes');
-    expect(() => decodeAvroBody(type, body.subarray(0, body.length - 1))).toThrow('truncated');
-    // A string length far beyond the buffer must fail, not allocate.
-    expect(() => decodeAvroBody(type, Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x0f]))).toThrow();
   });
 });

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compileNaturalType } from '../../../schemas/codec';
 import { domainChecksOf } from '../../../schemas/validators';
-import { fromWireFormat, validateRecords } from '../../../publish/stages';
+import { overlongStrings, validateRecords } from '../../../publish/stages';
 import type { DatasetRuntime } from '../../../publish/datasetRuntime';
-import { overlongStrings } from '../../../gateway/publishBody';
+import { decodeWireFormat } from '../../../schemas/wireFormat';
 import { generateSample } from '../../../schemas/samples';
 
 const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../schemas/population.residents.avsc'), 'utf8'));
@@ -17,7 +17,7 @@ describe('validateRecords', () => {
     const { valid, rejected } = validateRecords(runtime, [small, big], new Set(), 100_000);
     expect(rejected).toEqual([]);
     for (const [i, v] of valid.entries()) {
-      const { schemaId, body } = fromWireFormat(v.value);
+      const { schemaId, body } = decodeWireFormat(v.value);
       expect(schemaId).toBe(42);
       expect(runtime.type.fromBuffer(body)).toEqual(runtime.type.fromBuffer(runtime.type.toBuffer([small, big][i])));
     }

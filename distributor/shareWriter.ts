@@ -1,0 +1,105 @@
+import client from 'prom-client';
+import { getDataset } from '../catalog/datasets';
+import type { SchemaCache } from '../catalog/registry/schemaCache';
+import { shareTopic, type Subscription } from '../catalog/subscriptions';
+import type { Pool } from '../lib/db';
+import type { IncomingMessage, KafkaProducer, OutgoingMessage } from '../lib/kafkaPort';
+import type { Logger } from '../lib/logger';
+import { UndecodableValueError } from '../schemas/wireFormat';
+import type { ShareProjector } from './shareProjector';
+
+export interface DistributorMetrics {
+  records: client.Counter<'dataset' | 'outcome'>;
+}
+
+export function distributorMetricsOn(registry: client.Registry | undefined): DistributorMetrics {
+  return {
+    records: new client.Counter({
+      name: 'govx_distributor_records_total',
+      help: 'Share records written by the distributor, by dataset and outcome (delivered, undecodable)',
+      labelNames: ['dataset', 'outcome'] as const,
+      registers: registry ? [registry] : [],
+    }),
+  };
+}
+
+/** Well below the broker's default message.max.bytes (1 MiB), which applies per partition batch. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+function sizeOf(m: OutgoingMessage): number {
+  let n = 64 + (m.value ? m.value.length : 0) + (m.key ? Buffer.byteLength(m.key) : 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (v ? String(v).length : 0);
+  return n;
+}
+
+export interface ShareWriterDeps {
+  pool: Pool;
+  log: Logger;
+  producer: KafkaProducer;
+  schemas: SchemaCache;
+  projector: ShareProjector;
+  metrics: DistributorMetrics;
+  /** Partitions of the share topics (govx creates them with GOVX_TOPIC_PARTITIONS). */
+  sharePartitions: number;
+}
+
+/** Writes dataset records to the share topics of the subscriptions they belong to, acknowledged by Kafka (acks=all). */
+export class ShareWriter {
+  constructor(private readonly deps: ShareWriterDeps) {}
+
+  /**
+   * Projects `messages` of one dataset partition for `subs` and writes them with acks=all. `include`
+   * says which subscriptions a record at an offset belongs to (live delivery vs backfill).
+   */
+  async deliver(
+    dataset: string,
+    partition: number,
+    messages: IncomingMessage[],
+    subs: Subscription[],
+    include: (sub: Subscription, offset: string) => boolean,
+  ): Promise<void> {
+    const { projector, producer, log, schemas, metrics } = this.deps;
+    const keyField = (await getDataset(this.deps.pool, dataset))?.keyField ?? '';
+    let byTopic = new Map<string, OutgoingMessage[]>();
+    let bytes = 0;
+    let delivered = 0;
+    // One produce request per ~MAX_REQUEST_BYTES: a batch fanned out to many subscriptions would
+    // otherwise exceed the broker's message.max.bytes and be refused whole.
+    const flush = async (): Promise<void> => {
+      if (byTopic.size === 0) return;
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+      byTopic = new Map();
+      bytes = 0;
+    };
+    for (const message of messages) {
+      const targets = subs.filter((s) => include(s, message.offset));
+      if (targets.length === 0) continue;
+      let decoded: Record<string, unknown> | null = null;
+      if (message.value !== null) {
+        try {
+          decoded = (await schemas.decode(message.value)).value;
+        } catch (err) {
+          if (!(err instanceof UndecodableValueError)) throw err;
+          metrics.records.inc({ dataset, outcome: 'undecodable' });
+          log.warn({ dataset, partition, offset: message.offset, errorClass: err.errorClass, err: err.message }, 'skipping an undecodable dataset record');
+          continue;
+        }
+      }
+      for (const sub of targets) {
+        const out = await projector.project(sub, keyField, message, decoded);
+        // share topics have the dataset topic's partition count: keeping the partition keeps per-key order
+        // without re-hashing every key
+        out.partition = partition % this.deps.sharePartitions;
+        const topic = shareTopic(sub.id);
+        let list = byTopic.get(topic);
+        if (!list) byTopic.set(topic, (list = []));
+        list.push(out);
+        delivered++;
+        bytes += sizeOf(out);
+        if (bytes >= MAX_REQUEST_BYTES) await flush();
+      }
+    }
+    await flush();
+    if (delivered > 0) metrics.records.inc({ dataset, outcome: 'delivered' }, delivered);
+  }
+}

@@ -1,0 +1,162 @@
+import { type Kafka, Partitioners, type PartitionMetadata } from 'kafkajs';
+
+/**
+ * The Kafka calls govx makes, and nothing more: the publish path, the distributor, HTTP delivery and the
+ * connectors see only these types, so another client can be measured or swapped in behind
+ * `kafkajsPort` without touching them. Values are Confluent-wire-format bytes; offsets are strings.
+ */
+
+export type KafkaHeaders = { [name: string]: Buffer | string | Array<Buffer | string> | undefined };
+
+export interface OutgoingMessage {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  partition?: number;
+  headers?: KafkaHeaders;
+}
+
+export interface IncomingMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: KafkaHeaders;
+  offset: string;
+  /** milliseconds since the epoch, as a string */
+  timestamp: string;
+}
+
+export interface IncomingBatch {
+  topic: string;
+  partition: number;
+  messages: IncomingMessage[];
+  offsetLag(): string;
+}
+
+export interface BatchHandlerPayload {
+  batch: IncomingBatch;
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  isRunning(): boolean;
+  /** true once a rebalance took the partition away: stop working on the batch */
+  isStale(): boolean;
+}
+
+export interface ProducedMetadata {
+  topicName: string;
+  partition: number;
+  baseOffset?: string;
+}
+
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface ProducerOptions {
+  idempotent: boolean;
+  maxInFlightRequests?: number;
+  retry?: { retries: number; initialRetryTime: number; maxRetryTime: number };
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  maxWaitTimeInMs?: number;
+  sessionTimeout?: number;
+  heartbeatInterval?: number;
+}
+
+export interface KafkaProducer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** acks=all: resolves once the in-sync replicas have every message */
+  send(record: { topic: string; messages: OutgoingMessage[]; acks: -1 }): Promise<ProducedMetadata[]>;
+  sendBatch(batch: { acks: -1; topicMessages: Array<{ topic: string; messages: OutgoingMessage[] }> }): Promise<ProducedMetadata[]>;
+}
+
+/** A group member that commits its offsets itself, after its writes are durable. */
+export interface KafkaConsumer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  subscribe(subscription: { topics: string[]; fromBeginning: boolean }): Promise<void>;
+  run(config: {
+    autoCommit: false;
+    eachBatchAutoResolve: false;
+    partitionsConsumedConcurrently?: number;
+    eachBatch: (payload: BatchHandlerPayload) => Promise<void>;
+  }): Promise<void>;
+  commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
+  seek(position: TopicPartitionOffset): void;
+  /** The consumer failed; unless `willRestart`, it is dead and must be replaced. */
+  onCrash(listener: (error: Error, willRestart: boolean) => void): void;
+  /** The consumer joined its group and has partitions: seeks take effect from here. */
+  onGroupJoin(listener: () => void): void;
+}
+
+export interface KafkaAdmin {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  listTopics(): Promise<string[]>;
+  createTopics(request: { waitForLeaders: boolean; topics: Array<{ topic: string; numPartitions: number; replicationFactor: number }> }): Promise<boolean>;
+  fetchTopicMetadata(request: { topics: string[] }): Promise<{ topics: Array<{ name: string; partitions: unknown[] }> }>;
+  /** per partition: `low` (oldest offset kept) and `high` (the offset the next record gets) */
+  fetchTopicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>>;
+  /** a group's committed offsets; '-1' where it committed none */
+  fetchOffsets(request: { groupId: string; topics: string[] }): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
+  deleteGroups(groupIds: string[]): Promise<unknown>;
+  describeCluster(): Promise<unknown>;
+}
+
+export interface KafkaPort {
+  producer(options: ProducerOptions): KafkaProducer;
+  consumer(options: ConsumerOptions): KafkaConsumer;
+  admin(): KafkaAdmin;
+  /** The partition a producer would choose for `key` (murmur2, as Java clients do), so a caller knows it before sending. */
+  partitionFor(topic: string, key: Buffer | string | null | undefined, partitionCount: number): number;
+}
+
+/** govx's Kafka port over a kafkajs client (the one lib/kafka.ts `createKafka` configures). */
+export function kafkajsPort(kafka: Kafka): KafkaPort {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const metadataByCount = new Map<number, PartitionMetadata[]>();
+  return {
+    producer: (options) => kafka.producer({ ...options, createPartitioner: Partitioners.DefaultPartitioner }),
+    consumer: (options) => {
+      // govx creates its topics itself; a consumer never does
+      const consumer = kafka.consumer({ ...options, allowAutoTopicCreation: false });
+      return {
+        connect: () => consumer.connect(),
+        disconnect: () => consumer.disconnect(),
+        subscribe: (subscription) => consumer.subscribe(subscription),
+        run: (config) => consumer.run(config),
+        commitOffsets: (offsets) => consumer.commitOffsets(offsets),
+        seek: (position) => consumer.seek(position),
+        onCrash: (listener) => {
+          consumer.on(consumer.events.CRASH, ({ payload }) => listener(payload.error, payload.restart));
+        },
+        onGroupJoin: (listener) => {
+          consumer.on(consumer.events.GROUP_JOIN, () => listener());
+        },
+      };
+    },
+    admin: () => kafka.admin(),
+    partitionFor: (topic, key, partitionCount) => {
+      let partitionMetadata = metadataByCount.get(partitionCount);
+      if (!partitionMetadata) {
+        partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+        metadataByCount.set(partitionCount, partitionMetadata);
+      }
+      return partitioner({ topic, partitionMetadata, message: { key, value: null } });
+    },
+  };
+}
+
+/** partition → the offset the next record will get (the topic's end), with a short-lived admin client. */
+export async function topicEndOffsets(kafka: Pick<KafkaPort, 'admin'>, topic: string): Promise<Record<string, string>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [String(o.partition), o.high]));
+  } finally {
+    await admin.disconnect();
+  }
+}
