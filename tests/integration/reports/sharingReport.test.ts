@@ -289,7 +289,7 @@ describe('alerts reach the owner (and, for overdue replies, the administrators)'
 
   it('shows the staleness of each dataset as a Prometheus gauge', async () => {
     await stack.gateway.monitor.runOnce(cst('2026-11-20T10:00'));
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    const metrics = await (await fetch(stack.gateway.metricsUrl)).text();
     expect(metrics).toContain(`govx_dataset_staleness_seconds{dataset="${D1}",owner="${OWNER}",update_cycle="daily"} ${22 * 3600}`);
     expect(metrics).toContain(`govx_dataset_overdue{dataset="${D1}",owner="${OWNER}",update_cycle="daily"} 0`);
     expect(metrics).not.toContain(`dataset="${D3}"`); // a draft is not expected to receive data
@@ -433,7 +433,7 @@ describe('the monitor in the gateway lifecycle', () => {
       let metrics = '';
       for (let i = 0; i < 100 && !metrics.includes('govx_dataset_staleness_seconds{dataset="population.residents"'); i++) {
         await new Promise((r) => setTimeout(r, 200));
-        metrics = await (await fetch(`${live.url}/metrics`)).text();
+        metrics = await (await fetch(live.gateway.metricsUrl)).text();
       }
       expect(metrics).toContain('govx_dataset_staleness_seconds{dataset="macro-economy.indicators",owner="statistics",update_cycle="monthly"}');
     } finally {
