@@ -25,5 +25,15 @@ module.exports = {
       setupFiles: ['<rootDir>/tests/support/setupEnv.ts'],
       testTimeout: 60000,
     },
+    {
+      // Attacks on every route: the authorization matrix and fuzzing generated from gateway/openapi.yaml,
+      // connector confinement, hostile records. Real services, like the integration tests.
+      displayName: 'security',
+      testMatch: ['<rootDir>/tests/security/**/*.test.ts'],
+      testEnvironment: 'node',
+      transform,
+      globalSetup: '<rootDir>/tests/support/globalSetup.ts',
+      setupFiles: ['<rootDir>/tests/support/setupEnv.ts'],
+    },
   ],
 };

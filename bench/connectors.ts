@@ -5,7 +5,6 @@
  * The sink half (against a raw pg COPY) waits for the PostgreSQL sink.
  */
 import crypto from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
 import { datasetTopic, defaultSchemaSubject } from '../catalog/datasets';
@@ -16,6 +15,7 @@ import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { encodeWireFormat } from '../schemas/wireFormat';
 import { loadConfig } from '../lib/config';
 import { createPool, ensureDatabase } from '../lib/db';
+import { createKafka } from '../lib/kafka';
 import { createLogger } from '../lib/logger';
 import { generateSample } from '../schemas/samples';
 
@@ -57,7 +57,7 @@ export async function benchConnectors(rows = 20_000): Promise<ConnectorBenchResu
   await adminQuery(base.databaseUrl, `CREATE DATABASE "${deptDb}"`);
   const pool = createPool(config.databaseUrl, { max: 4 });
   const dept = new pg.Client({ connectionString: databaseUrl(base.databaseUrl, deptDb) });
-  const kafka = new Kafka({ clientId: 'govx-bench', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
+  const kafka = createKafka(config, createLogger('silent', 'govx-bench'), 'bench');
   try {
     await migrate(pool);
     // A dataset of the bench's own (a copy of population.residents), so the shared dataset topic stays as it was.

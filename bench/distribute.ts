@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import pg from 'pg';
 import { createDataset } from '../catalog/datasetService';
 import { datasetTopic } from '../catalog/datasets';
@@ -7,6 +7,7 @@ import { migrate } from '../catalog/migrate';
 import { getSubjectVersion } from '../catalog/registry/store';
 import { approveSubscription, requestSubscription, type SubscriptionKafka } from '../catalog/subscriptions';
 import { loadConfig } from '../lib/config';
+import { createKafka } from '../lib/kafka';
 import { kafkajsPort, topicEndOffsets } from '../lib/kafkaPort';
 import { createPool, ensureDatabase, type Pool } from '../lib/db';
 import { createLogger } from '../lib/logger';
@@ -95,7 +96,7 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
   dbUrl.pathname = `/govx_bench_${run}`;
   await ensureDatabase(dbUrl.toString(), log);
   const pool: Pool = createPool(dbUrl.toString(), { max: 8 });
-  const kafka = new Kafka({ clientId: 'govx-bench', brokers: [...config.kafkaBrokers], logLevel: Number(process.env.BENCH_KAFKA_LOG_LEVEL ?? logLevel.NOTHING) });
+  const kafka = createKafka(config, createLogger(process.env.BENCH_KAFKA_LOG_LEVEL ? 'debug' : 'silent', 'govx-bench'), 'bench');
   const topics: SubscriptionKafka = {
     ensureTopic: async (topic) => {
       const admin = kafka.admin();

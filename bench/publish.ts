@@ -2,12 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import { getSubjectVersion } from '../catalog/registry/store';
-import { createApiKey } from '../catalog/keys';
+import { authenticateKey, createApiKey } from '../catalog/keys';
 import { encodeWireFormat } from '../schemas/wireFormat';
 import { loadConfig } from '../lib/config';
 import { createPool, type Pool } from '../lib/db';
+import { createKafka } from '../lib/kafka';
+import { createLogger } from '../lib/logger';
 import { projectPath } from '../lib/paths';
 import { compileNaturalType } from '../schemas/codec';
 import { generateSample } from '../schemas/samples';
@@ -124,6 +126,34 @@ function metricsReader(text: string) {
   };
 }
 
+/**
+ * What the per-key request limit costs: the one statement that authenticates a key and counts the request
+ * in its shared window (every gateway process runs it on every request), against the authentication alone,
+ * one after another on one connection, and from 8 connections at once on one key (its window row is the
+ * point of contention).
+ */
+async function measureKeyCheck(pool: Pool, key: string): Promise<{ authOnlyMeanMs: number; authAndCountMeanMs: number; oneKeyCountedPerSec8Connections: number }> {
+  const mean = async (count: boolean, n: number): Promise<number> => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await authenticateKey(pool, key, { count });
+    return Math.round(((performance.now() - t0) / n) * 1000) / 1000;
+  };
+  await mean(true, 200);
+  const authOnlyMeanMs = await mean(false, 2000);
+  const authAndCountMeanMs = await mean(true, 2000);
+  let counted = 0;
+  const deadline = performance.now() + 3000;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (performance.now() < deadline) {
+        await authenticateKey(pool, key, { count: true });
+        counted += 1;
+      }
+    }),
+  );
+  return { authOnlyMeanMs, authAndCountMeanMs, oneKeyCountedPerSec8Connections: Math.round(counted / 3) };
+}
+
 async function createBenchDataset(url: string, adminKey: string, id: string): Promise<void> {
   const res = await fetch(`${url}/v1/datasets`, {
     method: 'POST',
@@ -148,10 +178,14 @@ export async function runPublishBench(): Promise<void> {
   const dbUrl = new URL(config.databaseUrl);
   dbUrl.pathname = '/govx_bench';
   const port = await freePort();
+  const metricsPort = await freePort();
   const env = {
     ...process.env,
     DATABASE_URL: dbUrl.toString(),
     GOVX_PORT: String(port),
+    GOVX_METRICS_PORT: String(metricsPort),
+    // the per-key limit stays on, so its cost is in every govx round; high enough not to throttle the bench
+    GOVX_RATE_LIMIT_KEY_REQUESTS_PER_SEC: '100000',
     GOVX_LOG_LEVEL: 'warn',
     GOVX_RATE_LIMIT_RECORDS_PER_SEC: '0',
     GOVX_RATE_LIMIT_REQUESTS_PER_SEC: '0',
@@ -159,8 +193,8 @@ export async function runPublishBench(): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`bench publish: starting a gateway on port ${port} (database govx_bench, brokers ${config.kafkaBrokers.join(',')})`);
   const { child, url } = await startGateway(env, port);
-  const pool: Pool = createPool(dbUrl.toString(), { max: 2 });
-  const kafka = new Kafka({ clientId: 'govx-bench', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
+  const pool: Pool = createPool(dbUrl.toString(), { max: 8 });
+  const kafka = createKafka(config, createLogger('silent', 'govx-bench'), 'bench');
   const admin = kafka.admin();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const suffix = crypto.randomBytes(4).toString('hex');
@@ -219,7 +253,9 @@ export async function runPublishBench(): Promise<void> {
     const govxLatency = await fixedRate(OFFERED_BATCHES_PER_SEC, LATENCY_MS, govxBatch);
     const rawLatency = await fixedRate(OFFERED_BATCHES_PER_SEC, LATENCY_MS, rawBatch);
 
-    const m = metricsReader(await (await fetch(`${url}/metrics`)).text());
+    const m = metricsReader(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+    log('bench publish: the per-key limit statement');
+    const keyCheck = await measureKeyCheck(pool, publisherKey);
     const result = {
       benchmark: 'publish',
       at: new Date().toISOString(),
@@ -253,6 +289,11 @@ export async function runPublishBench(): Promise<void> {
         p99: m.gaugeMs('govx_process_nodejs_eventloop_lag_p99_seconds'),
         max: m.gaugeMs('govx_process_nodejs_eventloop_lag_max_seconds'),
       },
+      keyCheck: {
+        ...keyCheck,
+        countingCostMs: Math.round((keyCheck.authAndCountMeanMs - keyCheck.authOnlyMeanMs) * 1000) / 1000,
+        shareOfMeanPublishRequest: Math.round((keyCheck.authAndCountMeanMs / m.meanMs('govx_http_request_duration_seconds')) * 10000) / 10000,
+      },
       gatewayMeanMs: {
         httpRequest: m.meanMs('govx_http_request_duration_seconds'),
         publishPipeline: m.meanMs('govx_publish_duration_seconds'),
@@ -271,6 +312,8 @@ export async function runPublishBench(): Promise<void> {
         row(`p50 latency of a ${BATCH}-record batch at ${OFFERED_BATCHES_PER_SEC * BATCH} rec/s (ms)`, govxLatency.p50, rawLatency.p50),
         row(`p99 latency (ms)`, govxLatency.p99, rawLatency.p99),
         row('gateway peak RSS (MiB)', result.gatewayPeakRssMiB, '—'),
+        row('per-key limit: authenticate + count one request (ms, mean)', keyCheck.authAndCountMeanMs, `authenticate alone ${keyCheck.authOnlyMeanMs}`),
+        row('per-key limit: one key counted from 8 connections (requests/s)', keyCheck.oneKeyCountedPerSec8Connections, '—'),
         '',
       ].join('\n'),
     );

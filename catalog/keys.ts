@@ -55,51 +55,152 @@ export async function getDepartment(db: Pool | PoolClient, id: string): Promise<
   return (rows[0] as Department | undefined) ?? null;
 }
 
-export interface CreatedKey {
+export interface ApiKeyInfo {
+  id: string;
   department: string;
   role: Role;
-  keyId: string;
-  key: string;
+  label: string | null;
+  createdAt: string;
+  createdBy: string | null;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  replacedBy: string | null;
 }
+
+export interface CreatedKey {
+  id: string;
+  /** The whole key, secret included: shown once, never stored. */
+  key: string;
+  department: string;
+  role: Role;
+  label: string | null;
+  createdAt: string;
+}
+
+const KEY_COLUMNS = `id, department_id AS department, role, label, created_at AS "createdAt", created_by AS "createdBy",
+  revoked_at AS "revokedAt", revoked_by AS "revokedBy", replaced_by AS "replacedBy"`;
+
+interface KeyRow extends Omit<ApiKeyInfo, 'createdAt' | 'revokedAt'> {
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+const keyInfo = (r: KeyRow): ApiKeyInfo => ({ ...r, createdAt: r.createdAt.toISOString(), revokedAt: r.revokedAt?.toISOString() ?? null });
+
+export const MAX_KEY_LABEL = 200;
 
 export async function createApiKey(
   db: Pool | PoolClient,
-  input: { department: string; role: string; label?: string },
+  input: { department: string; role: string; label?: string | null; createdBy?: string | null },
 ): Promise<CreatedKey> {
   if (!isRole(input.role)) {
-    throw new InputError('key.invalid_role', `role must be one of ${roles.join(', ')}, got "${input.role}"`);
+    throw new InputError('key.invalid_role', `role must be one of ${roles.join(', ')}, got "${String(input.role).slice(0, 40)}"`);
+  }
+  if (input.label != null && (typeof input.label !== 'string' || input.label.length > MAX_KEY_LABEL)) {
+    throw new InputError('key.invalid_label', `label must be a string of at most ${MAX_KEY_LABEL} characters`);
   }
   if (!(await getDepartment(db, input.department))) {
-    throw new NotFoundError('department.not_found', `no department "${input.department}"`);
+    throw new NotFoundError('department.not_found', `no department "${input.department.slice(0, 64)}"`);
   }
   const keyId = newKeyId();
   const secret = crypto.randomBytes(32).toString('base64url');
-  await db.query('INSERT INTO api_keys (id, department_id, role, secret_sha256, label) VALUES ($1, $2, $3, $4, $5)', [
-    keyId,
-    input.department,
-    input.role,
-    sha256(secret),
-    input.label ?? null,
-  ]);
-  return { department: input.department, role: input.role, keyId, key: `govx_${keyId}_${secret}` };
+  const { rows } = await db.query<{ created_at: Date }>(
+    'INSERT INTO api_keys (id, department_id, role, secret_sha256, label, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at',
+    [keyId, input.department, input.role, sha256(secret), input.label ?? null, input.createdBy ?? null],
+  );
+  return {
+    id: keyId,
+    key: `govx_${keyId}_${secret}`,
+    department: input.department,
+    role: input.role,
+    label: input.label ?? null,
+    createdAt: rows[0]!.created_at.toISOString(),
+  };
 }
 
-export async function revokeApiKey(db: Pool | PoolClient, keyId: string): Promise<boolean> {
-  const r = await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [keyId]);
+export async function getApiKey(db: Pool | PoolClient, keyId: string): Promise<ApiKeyInfo | null> {
+  if (!/^[a-z0-9]{12}$/.test(keyId)) return null;
+  const { rows } = await db.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`, [keyId]);
+  return rows[0] ? keyInfo(rows[0]) : null;
+}
+
+/** Keys of one department (or all), newest first; never their secrets. */
+export async function listApiKeys(db: Pool | PoolClient, filter: { department?: string } = {}): Promise<ApiKeyInfo[]> {
+  const { rows } = await db.query<KeyRow>(
+    `SELECT ${KEY_COLUMNS} FROM api_keys WHERE $1::text IS NULL OR department_id = $1 ORDER BY created_at DESC, id`,
+    [filter.department ?? null],
+  );
+  return rows.map(keyInfo);
+}
+
+/** Marks a live key revoked (the next request with it is refused); false when it was not live. */
+export async function revokeApiKey(db: Pool | PoolClient, keyId: string, revokedBy: string | null = null, replacedBy: string | null = null): Promise<boolean> {
+  const r = await db.query('UPDATE api_keys SET revoked_at = now(), revoked_by = $2, replaced_by = $3 WHERE id = $1 AND revoked_at IS NULL', [
+    keyId,
+    revokedBy,
+    replacedBy,
+  ]);
   return (r.rowCount ?? 0) > 0;
 }
 
-/** Returns the key's principal, or null for anything that is not a live key (malformed, unknown, revoked, wrong secret). */
-export async function authenticateKey(db: Pool | PoolClient, presented: string): Promise<Principal | null> {
+/** Requests a key sent in the current one-second window and the one before, and how far the current one is. */
+export interface RequestWindow {
+  current: number;
+  previous: number;
+  /** 0..1: how much of the current second has passed */
+  elapsed: number;
+}
+
+export interface KeyCheck {
+  principal: Principal;
+  /** Present when the request was counted. */
+  window?: RequestWindow;
+}
+
+/**
+ * Returns the key's principal, or null for anything that is not a live key (malformed, unknown, revoked,
+ * wrong secret). With `count`, the same statement adds the request to the key's shared one-second window,
+ * so authentication and the rate limit cost one round trip, and only a verified key spends its budget.
+ * The secret's hash is compared in SQL: a timing difference could reveal a prefix of a SHA-256 of a
+ * 256-bit secret, which gives nothing towards the secret.
+ */
+export async function authenticateKey(db: Pool | PoolClient, presented: string, opts: { count?: boolean } = {}): Promise<KeyCheck | null> {
   const m = KEY_PATTERN.exec(presented);
   if (!m) return null;
   const [, keyId, secret] = m as unknown as [string, string, string];
-  const { rows } = await db.query<{ department_id: string; role: Role; secret_sha256: Buffer }>(
-    'SELECT department_id, role, secret_sha256 FROM api_keys WHERE id = $1 AND revoked_at IS NULL',
-    [keyId],
+  if (!opts.count) {
+    const { rows } = await db.query<{ department_id: string; role: Role }>(
+      'SELECT department_id, role FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND secret_sha256 = $2',
+      [keyId, sha256(secret)],
+    );
+    return rows[0] ? { principal: { department: rows[0].department_id, role: rows[0].role, keyId } } : null;
+  }
+  const { rows } = await db.query<{ department_id: string; role: Role; current: number; previous: number; elapsed: number }>(
+    `WITH key AS (
+       SELECT id, department_id, role FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND secret_sha256 = $2
+     ), clock AS (
+       SELECT extract(epoch FROM clock_timestamp())::float8 AS t
+     ), bump AS (
+       INSERT INTO rate_limit_windows AS w (key_id, window_start, count)
+       SELECT key.id, floor(clock.t)::bigint, 1 FROM key, clock
+       ON CONFLICT (key_id, window_start) DO UPDATE SET count = w.count + 1
+       RETURNING w.window_start, w.count
+     )
+     SELECT key.department_id, key.role, bump.count AS current,
+            coalesce((SELECT p.count FROM rate_limit_windows p WHERE p.key_id = key.id AND p.window_start = bump.window_start - 1), 0) AS previous,
+            (SELECT t - floor(t) FROM clock) AS elapsed
+       FROM key JOIN bump ON true`,
+    [keyId, sha256(secret)],
   );
   const row = rows[0];
   if (!row) return null;
-  if (!crypto.timingSafeEqual(row.secret_sha256, sha256(secret))) return null;
-  return { department: row.department_id, role: row.role, keyId };
+  return {
+    principal: { department: row.department_id, role: row.role, keyId },
+    window: { current: Number(row.current), previous: Number(row.previous), elapsed: Number(row.elapsed) },
+  };
+}
+
+/** Forgets request windows older than a minute; any gateway may run it. */
+export async function pruneRequestWindows(db: Pool | PoolClient): Promise<void> {
+  await db.query('DELETE FROM rate_limit_windows WHERE window_start < floor(extract(epoch FROM clock_timestamp()))::bigint - 60');
 }

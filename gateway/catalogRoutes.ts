@@ -1,5 +1,4 @@
-import express, { type Request, type Response, Router } from 'express';
-import { appendAudit } from '../catalog/audit';
+import { type Request, type Response, Router } from 'express';
 import type { DatasetInput } from '../catalog/catalogFile';
 import { createDataset, patchDataset, registerDatasetSchema, type Actor } from '../catalog/datasetService';
 import { datasetHistory, etagOf, getDataset, listDatasets } from '../catalog/datasets';
@@ -8,6 +7,8 @@ import type { Pool } from '../lib/db';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { DatasetRuntimes } from '../publish/datasetRuntime';
 import { principalOf } from './middleware/auth';
+import { jsonBody } from './middleware/textHygiene';
+import { markDenied } from './middleware/denials';
 
 function intParam(value: unknown, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -50,11 +51,10 @@ export interface CatalogRouteDeps {
 /** The catalog: any valid key reads its public metadata; admins edit it; owners' stewards register schemas. */
 export function catalogRouter(deps: CatalogRouteDeps): Router {
   const router = Router();
-  const json = express.json({ limit: Math.min(deps.maxBodyBytes, 4 * 1024 * 1024) });
+  const json = jsonBody({ limit: Math.min(deps.maxBodyBytes, 4 * 1024 * 1024) });
+  /** Refused, and counted for the aggregate audit of denials (access.denied). */
   const denied = async (res: Response, action: string, target: string, message: string): Promise<never> => {
-    await appendAudit(deps.pool, {
-      actor: actorOf(principalOf(res)), action, target, outcome: 'denied', requestId: String(res.locals.requestId), details: { reason: message },
-    });
+    markDenied(res, action, target);
     throw new ForbiddenError(message);
   };
 
@@ -88,7 +88,7 @@ export function catalogRouter(deps: CatalogRouteDeps): Router {
     res.json(dataset);
   });
 
-  router.patch('/v1/datasets/:id', express.json({ limit: 1024 * 1024, type: ['application/json', 'application/merge-patch+json'] }), async (req, res) => {
+  router.patch('/v1/datasets/:id', jsonBody({ limit: 1024 * 1024, type: ['application/json', 'application/merge-patch+json'] }), async (req, res) => {
     const principal = principalOf(res);
     const id = String(req.params.id);
     if (principal.role !== 'admin') await denied(res, 'catalog.dataset.update', `dataset:${id}`, 'only administrators edit the catalog');

@@ -1,4 +1,4 @@
-import express, { type Request, type Response, Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import { appendAudit } from '../catalog/audit';
 import { getDataset } from '../catalog/datasets';
 import { getSubscription } from '../catalog/subscriptions';
@@ -29,6 +29,8 @@ import type { GovxConfig } from '../lib/config';
 import { withTransaction, type Pool } from '../lib/db';
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../lib/errors';
 import { principalOf, requireRole } from './middleware/auth';
+import { jsonBody } from './middleware/textHygiene';
+import { markDenied } from './middleware/denials';
 
 export interface ConnectorRouteDeps {
   pool: Pool;
@@ -63,22 +65,13 @@ function info(def: ConnectorDefinition) {
  */
 export function connectorRouter(deps: ConnectorRouteDeps): Router {
   const router = Router();
-  const json = express.json({ limit: '256kb' });
+  const json = jsonBody({ limit: '256kb' });
   const staff = requireRole('steward', 'admin');
   const validationContext = { fileRoot: connectFileRoot(deps.config), govxDatabaseUrl: deps.config.databaseUrl };
   const staleAfterMs = Math.max(10_000, 5 * deps.config.connectPollMs);
 
-  const audit = (res: Response, action: string, name: string, outcome: 'success' | 'denied', details: Record<string, unknown>) => {
-    const p = principalOf(res);
-    return appendAudit(deps.pool, {
-      actor: { department: p.department, keyId: p.keyId, role: p.role },
-      action,
-      target: `connector:${name}`,
-      outcome,
-      requestId: String(res.locals.requestId),
-      details,
-    });
-  };
+  /** Counted for the aggregate audit of denials (access.denied). */
+  const denied = (res: Response, name: string): void => markDenied(res, 'connector.create', `connector:${name}`);
 
   /** Checks the config and who may run it; returns the department the connector acts for. */
   const authorize = async (res: Response, name: string, config: ConnectorConfig): Promise<string> => {
@@ -88,7 +81,7 @@ export function connectorRouter(deps: ConnectorRouteDeps): Router {
       if (!dataset) throw invalid([{ key: 'dataset', message: `config.dataset: no dataset "${(config as { dataset: string }).dataset}" in the catalog` }]);
       if (p.role === 'admin' || p.department === dataset.owner) return dataset.owner;
       const message = `only stewards of ${dataset.owner} (or admins) may run a source connector for ${dataset.id}`;
-      await audit(res, 'connector.create', name, 'denied', { reason: message });
+      denied(res, name);
       throw new ForbiddenError(message);
     }
     if ('subscription' in config) {
@@ -96,7 +89,7 @@ export function connectorRouter(deps: ConnectorRouteDeps): Router {
       // subscription does not exist, as everywhere in govx.
       const sub = await getSubscription(deps.pool, config.subscription);
       if (!sub || (p.role !== 'admin' && sub.consumer !== p.department)) {
-        await audit(res, 'connector.create', name, 'denied', { reason: 'subscription not visible', subscription: config.subscription });
+        denied(res, name);
         throw invalid([{ key: 'subscription', message: `config.subscription: no subscription "${config.subscription}" of yours` }]);
       }
       if (sub.status !== 'approved') {
@@ -107,7 +100,7 @@ export function connectorRouter(deps: ConnectorRouteDeps): Router {
     // The file sink reads any govx topic, dataset topics included: administrators only.
     if (p.role === 'admin') return p.department;
     const message = 'file-sink connectors read govx topics directly and are for admins; departments run postgres-sink or http-sink on their own subscriptions';
-    await audit(res, 'connector.create', name, 'denied', { reason: message });
+    denied(res, name);
     throw new ForbiddenError(message);
   };
 

@@ -2,7 +2,6 @@ import { Router } from 'express';
 import type { Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';
 import type { KafkaExchange } from '../lib/kafkaExchange';
-import type { GatewayMetrics } from '../lib/metrics';
 import type { components } from './openapi';
 
 type Readiness = components['schemas']['Readiness'];
@@ -10,7 +9,6 @@ type Readiness = components['schemas']['Readiness'];
 export interface HealthDeps {
   pool: Pool;
   exchange: KafkaExchange;
-  metrics: GatewayMetrics;
   /** false once shutdown began: readiness turns 503 so load balancers stop sending traffic. */
   isAccepting: () => boolean;
 }
@@ -38,10 +36,6 @@ export function healthRouter(deps: HealthDeps): Router {
     const ready = checks.every((c) => c.ok);
     const body: Readiness = { status: ready ? 'ready' : 'unavailable', checks };
     res.status(ready ? 200 : 503).json(body);
-  });
-  router.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', deps.metrics.registry.contentType);
-    res.send(await deps.metrics.registry.metrics());
   });
   return router;
 }

@@ -38,31 +38,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Prometheus metrics of this gateway process
-         * @description Publish counters and histograms per dataset, department and outcome (`govx_publish_records_total`,
-         *     `govx_publish_requests_total`, `govx_publish_duration_seconds`, `govx_publish_request_records`,
-         *     `govx_kafka_produce_duration_seconds`, `govx_publish_audit_duration_seconds`), dead letters
-         *     (`govx_dlq_records_total`, `govx_dlq_failures_total`), rate limiting (`govx_rate_limited_total`),
-         *     idempotent replays (`govx_publish_idempotent_replays_total`), HTTP requests and the Node.js process
-         *     (`govx_process_*`).
-         */
-        get: operations["getMetrics"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/docs": {
         parameters: {
             query?: never;
@@ -371,7 +346,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Pull records with a cursor (the consumer); passing a cursor back commits it (at-least-once) */
+        /**
+         * Pull records with a cursor (the consumer's consumer keys); passing a cursor back commits it (at-least-once)
+         * @description A department may have `GOVX_MAX_PULLS_PER_DEPARTMENT` pulls running at once across all gateways; beyond,
+         *     429 `delivery.too_many_pulls` with Retry-After.
+         */
         get: operations["pullSubscriptionRecords"];
         put?: never;
         post?: never;
@@ -391,7 +370,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Records as Server-Sent Events (the consumer); each event's id is a cursor, Last-Event-ID resumes */
+        /**
+         * Records as Server-Sent Events (the consumer's consumer keys); each event's id is a cursor, Last-Event-ID resumes
+         * @description A department may hold `GOVX_MAX_STREAMS_PER_DEPARTMENT` open streams across all gateways; beyond, 429
+         *     `delivery.too_many_streams` with Retry-After.
+         */
         get: operations["streamSubscriptionRecords"];
         put?: never;
         post?: never;
@@ -538,10 +521,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** API keys, never their secrets (administrators all; stewards their department's) */
+        get: operations["listKeys"];
+        put?: never;
+        /** Issue a key (administrators; stewards for their own department, never an admin key); the secret is shown once */
+        post: operations["createKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the key's id, the 12 characters after `govx_` in the key */
+                id: components["parameters"]["KeyId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke a key; every gateway refuses it from the next request on (audited) */
+        post: operations["revokeKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the key's id, the 12 characters after `govx_` in the key */
+                id: components["parameters"]["KeyId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Issue a new key with the same department, role and label, and revoke this one (audited); the new secret is shown once */
+        post: operations["rotateKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ApiKey: {
+            id: string;
+            department: string;
+            /** @enum {string} */
+            role: "publisher" | "consumer" | "steward" | "admin";
+            label: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description <department>/<key id> of the key that issued it, or operator (CLI) */
+            createdBy: string | null;
+            /** Format: date-time */
+            revokedAt: string | null;
+            revokedBy: string | null;
+            /** @description the key that replaced it when it was rotated */
+            replacedBy: string | null;
+        };
+        IssuedKey: {
+            id: string;
+            /** @description the secret, `govx_<id>_<secret>`: shown once, never stored */
+            key: string;
+            department: string;
+            /** @enum {string} */
+            role: "publisher" | "consumer" | "steward" | "admin";
+            label: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
         /** @description checked by govx (unknown members are refused with subscription.invalid_request) */
         SubscriptionRequest: {
             dataset?: string;
@@ -844,6 +912,8 @@ export interface components {
     parameters: {
         /** @description subscription id, e.g. sub-3k9… */
         SubscriptionId: string;
+        /** @description the key's id, the 12 characters after `govx_` in the key */
+        KeyId: string;
         ConnectorName: string;
         /** @description dataset id, e.g. population.residents */
         DatasetId: string;
@@ -905,26 +975,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
-                };
-            };
-        };
-    };
-    getMetrics: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description metrics in the Prometheus text format */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": string;
                 };
             };
         };
@@ -1533,8 +1583,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["RetryLater"];
         };
     };
     streamSubscriptionRecords: {
@@ -1563,8 +1615,10 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["RetryLater"];
         };
     };
     listConnectors: {
@@ -1826,6 +1880,123 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: {
+                /** @description only this department's keys */
+                department?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the keys, newest first, revoked ones included */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ApiKey"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    department: string;
+                    /** @enum {string} */
+                    role: "publisher" | "consumer" | "steward" | "admin";
+                    label?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description the new key; `key` is the secret, shown only in this answer */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    revokeKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the key's id, the 12 characters after `govx_` in the key */
+                id: components["parameters"]["KeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the revoked key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    rotateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the key's id, the 12 characters after `govx_` in the key */
+                id: components["parameters"]["KeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the new key; `replaces` is the revoked one */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedKey"] & {
+                        replaces: string;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
         };
     };
 }

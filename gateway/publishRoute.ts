@@ -5,6 +5,7 @@ import { errorBody } from './middleware/errors';
 import type { components } from './openapi';
 import type { DepartmentRateLimiter } from './middleware/rateLimit';
 import { assertJsonDepth, decodeRecords, parseJsonBody } from './publishBody';
+import { assertCleanJson, assertCleanJsonBytes } from './middleware/textHygiene';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
 import { authorizePublisher, type PublishDeps, publishRecords } from '../publish/pipeline';
 
@@ -75,6 +76,7 @@ export function publishRouter(deps: PublishRouteDeps): Router {
       }
       try {
         let decoded;
+        assertCleanJsonBytes(body);
         if (type === NDJSON) {
           assertJsonDepth(body, deps.maxJsonDepth, true);
           decoded = decodeRecords(body.toString('utf8'), NDJSON, deps.maxRecordsPerRequest);
@@ -82,6 +84,7 @@ export function publishRouter(deps: PublishRouteDeps): Router {
           if (body.length === 0) throw new InputError('publish.invalid_body', 'the body must be a JSON object with a "records" array');
           decoded = decodeRecords(parseJsonBody(body, deps.maxJsonDepth), JSON_TYPE, deps.maxRecordsPerRequest);
         }
+        assertCleanJson(decoded.records, body, 'records');
         deps.rateLimiter.take(principal.department, 'records', decoded.records.length);
         const outcome = await publishRecords(deps, {
           publisher,

@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { type NextFunction, type Request, type Response, Router } from 'express';
 import { appendAudit } from '../catalog/audit';
 import { type Actor, datasetOfSubject, registerSubjectSchema } from '../catalog/datasetService';
 import type { Dataset } from '../catalog/datasets';
@@ -20,11 +20,14 @@ import {
   versionStates,
 } from '../catalog/registry/store';
 import type { Pool } from '../lib/db';
-import { ConflictError, InputError } from '../lib/errors';
+import { ConflictError, GovxError, InputError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { type KeyAuthenticator, authenticate, principalOf } from './middleware/auth';
 import { RegistryError, registryErrorHandler, registryErrors, registryNotFoundRoute, sendRegistry } from './middleware/confluentErrors';
 import type { DatasetRuntimes } from '../publish/datasetRuntime';
+import { filterVisibleSubjects, schemaVisibleTo, subjectVisibleTo } from '../catalog/registry/visibility';
+import { checkRequestText, INVALID_TEXT, jsonBody } from './middleware/textHygiene';
+import { markDenied } from './middleware/denials';
 
 /**
  * The schema registry over HTTP, speaking the Confluent Schema Registry REST API (paths, media type, error
@@ -141,7 +144,7 @@ function compatibilityOfBody(req: Request): CompatibilityLevel {
 
 /** Reads JSON bodies of the media types Confluent consumes (and of none), refusing any other with 415. */
 function registryBody() {
-  const parse = express.json({ limit: MAX_BODY_BYTES, strict: true, type: () => true });
+  const parse = jsonBody({ limit: MAX_BODY_BYTES, type: () => true });
   return (req: Request, res: Response, next: NextFunction): void => {
     const header = req.get('content-type');
     const mediaType = header?.split(';')[0]!.trim().toLowerCase();
@@ -165,17 +168,15 @@ export function registryRouter(deps: RegistryRouteDeps): Router {
 
   /**
    * Admins may change any subject and the global config; stewards the subjects of their department's
-   * datasets. Everyone else gets the same 40301 whether or not the subject exists. Denials are audited.
+   * datasets. Everyone else gets the same 40301 whether or not the subject exists. Denials are audited in
+   * aggregate (access.denied).
    */
   async function requireWrite(res: Response, subject: string | null, action: string): Promise<Dataset | null> {
     const principal = principalOf(res);
     const dataset = subject === null ? null : await datasetOfSubject(pool, subject);
     const allowed = principal.role === 'admin' || (principal.role === 'steward' && dataset !== null && dataset.owner === principal.department);
     if (!allowed) {
-      await appendAudit(pool, {
-        actor: actorOf(res), action, target: targetOf(subject, dataset), outcome: 'denied', requestId: requestIdOf(res),
-        details: { subject, reason: 'not an administrator or a steward of the owning department' },
-      });
+      markDenied(res, action, targetOf(subject, dataset));
       throw registryErrors.forbidden(subject);
     }
     return dataset;
@@ -191,13 +192,27 @@ export function registryRouter(deps: RegistryRouteDeps): Router {
     });
   }
 
-  /** 40401 when the subject has no versions at all (live or soft-deleted, as `deleted` says). */
-  async function requireSubject(subject: string, includeDeleted = false): Promise<number[]> {
+  /** 40401 when the subject may not be read by this key, as for one that does not exist. */
+  async function requireVisible(res: Response, subject: string): Promise<void> {
+    if (!(await subjectVisibleTo(pool, principalOf(res), subject))) throw registryErrors.subjectNotFound(subject);
+  }
+
+  /** 40401 when the subject is not visible or has no versions at all (live or soft-deleted, as `deleted` says). */
+  async function requireSubject(res: Response, subject: string, includeDeleted = false): Promise<number[]> {
+    await requireVisible(res, subject);
     const versions = await listVersions(pool, subject, includeDeleted);
     if (versions.length === 0) throw registryErrors.subjectNotFound(subject);
     return versions;
   }
 
+  // Bad text in the path is in a subject name (ids and versions are numbers): Confluent's "invalid subject".
+  router.use((req, res, next) =>
+    checkRequestText(req, res, (err?: unknown) =>
+      next(err instanceof GovxError && err.code === INVALID_TEXT && /^(path|url)/.test((err.details as Array<{ path: string }>)[0]?.path ?? '')
+        ? registryErrors.invalidSubject(`Invalid subject: ${err.message}`)
+        : err),
+    ),
+  );
   router.use(authenticate(deps.keys));
 
   router.get('/', (_req, res) => sendRegistry(res, 200, {}));
@@ -206,35 +221,36 @@ export function registryRouter(deps: RegistryRouteDeps): Router {
 
   router.get('/subjects', async (req, res) => {
     const prefix = typeof req.query.subjectPrefix === 'string' ? req.query.subjectPrefix : '';
-    const subjects = await listSubjects(pool, flag(req, 'deleted'));
+    const subjects = await filterVisibleSubjects(pool, principalOf(res), await listSubjects(pool, flag(req, 'deleted')));
     sendRegistry(res, 200, prefix ? subjects.filter((s) => s.startsWith(prefix)) : subjects);
   });
 
   router.get('/subjects/:subject/versions', async (req, res) => {
-    sendRegistry(res, 200, await requireSubject(subjectParam(req), flag(req, 'deleted')));
+    sendRegistry(res, 200, await requireSubject(res, subjectParam(req), flag(req, 'deleted')));
   });
 
-  async function findVersion(req: Request) {
+  async function findVersion(req: Request, res: Response) {
     const subject = subjectParam(req);
     const version = versionParam(req);
+    await requireVisible(res, subject);
     const found = await getSubjectVersion(pool, subject, version, flag(req, 'deleted'));
     if (found) return found;
-    await requireSubject(subject, flag(req, 'deleted'));
+    await requireSubject(res, subject, flag(req, 'deleted'));
     throw registryErrors.versionNotFound(version);
   }
 
   router.get('/subjects/:subject/versions/:version', async (req, res) => {
-    const found = await findVersion(req);
+    const found = await findVersion(req, res);
     sendRegistry(res, 200, { subject: found.subject, version: found.version, id: found.id, schema: found.schema });
   });
 
   router.get('/subjects/:subject/versions/:version/schema', async (req, res) => {
-    sendRegistry(res, 200, (await findVersion(req)).schema);
+    sendRegistry(res, 200, (await findVersion(req, res)).schema);
   });
 
   // Schema references are not supported, so no version is ever referenced by another.
   router.get('/subjects/:subject/versions/:version/referencedby', async (req, res) => {
-    await findVersion(req);
+    await findVersion(req, res);
     sendRegistry(res, 200, []);
   });
 
@@ -264,7 +280,7 @@ export function registryRouter(deps: RegistryRouteDeps): Router {
   router.post('/subjects/:subject', body, async (req, res) => {
     const subject = subjectParam(req);
     const schema = schemaOfBody(req);
-    await requireSubject(subject);
+    await requireSubject(res, subject);
     const found = await lookupSchema(pool, subject, schema);
     if (!found) throw registryErrors.schemaNotFound();
     sendRegistry(res, 200, { subject: found.subject, id: found.id, version: found.version, schema: found.schema });
@@ -303,36 +319,41 @@ export function registryRouter(deps: RegistryRouteDeps): Router {
     sendRegistry(res, 200, state.version);
   });
 
-  async function requireSchema(req: Request): Promise<{ id: number; schema: string }> {
+  async function requireSchema(req: Request, res: Response): Promise<{ id: number; schema: string }> {
     const id = schemaIdParam(req);
     const found = await getSchemaById(pool, id);
-    if (!found) throw registryErrors.schemaNotFound(id);
+    if (!found || !(await schemaVisibleTo(pool, principalOf(res), id))) throw registryErrors.schemaNotFound(id);
     return found;
   }
 
   router.get('/schemas/ids/:id', async (req, res) => {
-    sendRegistry(res, 200, { schema: (await requireSchema(req)).schema });
+    sendRegistry(res, 200, { schema: (await requireSchema(req, res)).schema });
   });
 
   router.get('/schemas/ids/:id/schema', async (req, res) => {
-    sendRegistry(res, 200, (await requireSchema(req)).schema);
+    sendRegistry(res, 200, (await requireSchema(req, res)).schema);
   });
 
   router.get('/schemas/ids/:id/subjects', async (req, res) => {
-    const { id } = await requireSchema(req);
-    sendRegistry(res, 200, [...new Set((await subjectsOfSchema(pool, id)).map((v) => v.subject))]);
+    const { id } = await requireSchema(req, res);
+    const versions = await subjectsOfSchema(pool, id);
+    const visible = new Set(await filterVisibleSubjects(pool, principalOf(res), [...new Set(versions.map((v) => v.subject))]));
+    sendRegistry(res, 200, [...visible]);
   });
 
   router.get('/schemas/ids/:id/versions', async (req, res) => {
-    const { id } = await requireSchema(req);
-    sendRegistry(res, 200, await subjectsOfSchema(pool, id));
+    const { id } = await requireSchema(req, res);
+    const versions = await subjectsOfSchema(pool, id);
+    const visible = new Set(await filterVisibleSubjects(pool, principalOf(res), [...new Set(versions.map((v) => v.subject))]));
+    sendRegistry(res, 200, versions.filter((v) => visible.has(v.subject)));
   });
 
   async function compatibilityAnswer(req: Request, res: Response, against: number | 'latest' | 'all'): Promise<void> {
     const subject = subjectParam(req);
     const schema = schemaOfBody(req);
+    await requireVisible(res, subject);
     if (typeof against === 'number' && !(await getSubjectVersion(pool, subject, against))) {
-      await requireSubject(subject);
+      await requireSubject(res, subject);
       throw registryErrors.versionNotFound(against);
     }
     const verdict = await testCompatibility(pool, subject, schema, against);
@@ -371,7 +392,8 @@ export function registryRouter(deps: RegistryRouteDeps): Router {
 
   router.get('/config/:subject', async (req, res) => {
     const subject = subjectParam(req);
-    const level = await getCompatibility(pool, subject);
+    // A subject this key may not read answers as one without a subject-level setting.
+    const level = (await subjectVisibleTo(pool, principalOf(res), subject)) ? await getCompatibility(pool, subject) : null;
     if (level) return sendRegistry(res, 200, { compatibilityLevel: level });
     if (flag(req, 'defaultToGlobal')) return sendRegistry(res, 200, { compatibilityLevel: await globalLevel() });
     throw registryErrors.subjectConfigNotSet(subject);

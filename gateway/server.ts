@@ -10,7 +10,7 @@ import { ShutdownSequence } from '../lib/lifecycle';
 import type { Logger } from '../lib/logger';
 import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from '../lib/kafkaExchange';
-import { GatewayMetrics } from '../lib/metrics';
+import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
@@ -18,6 +18,8 @@ import type { SubscriptionKafka } from '../catalog/subscriptions';
 export interface RunningGateway {
   url: string;
   port: number;
+  /** the Prometheus endpoint, on its own listener (GOVX_METRICS_HOST:GOVX_METRICS_PORT) */
+  metricsUrl: string;
   gateway: GatewayApp;
   /** The process's shutdown sequence, holding the gateway's roles (and any the caller adds after them). */
   shutdown: ShutdownSequence;
@@ -29,7 +31,8 @@ export interface RunningGateway {
  * Prepares the database (create, migrate, optionally seed the catalog) and serves the gateway, with the
  * distributor unless GOVX_DISTRIBUTOR is off. Each role joins the shutdown sequence as it starts, so it
  * stops in reverse: the HTTP server (readiness turns 503, no new connections, open streams and pulls end,
- * in-flight requests finish), the distributor (after its batches in flight), the producer (flushed), the pool.
+ * in-flight requests finish), the metrics listener, the denial ledger (its last counts audited), the
+ * distributor (after its batches in flight), the producer (flushed), the pool.
  */
 export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean; shutdown?: ShutdownSequence } = {}): Promise<RunningGateway> {
   const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
@@ -78,6 +81,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;
+  let metricsListener: MetricsListener;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -90,6 +94,16 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await shutdown.run('the gateway could not listen');
     throw err;
   }
+  try {
+    metricsListener = await serveMetrics(metrics.registry, { host: config.metricsHost, port: config.metricsPort });
+  } catch (err) {
+    server.close();
+    await shutdown.run('the metrics listener could not listen');
+    throw new Error(`the metrics listener could not bind ${config.metricsHost}:${config.metricsPort} (GOVX_METRICS_PORT): ${(err as Error).message}`, { cause: err });
+  }
+  gateway.denials.start();
+  shutdown.add('denial ledger', () => gateway.denials.stop());
+  shutdown.add('metrics listener', () => metricsListener.close());
   const connections = closeWhenIdle(server);
   shutdown.add('http server', async (finishNow) => {
     accepting = false;
@@ -106,8 +120,8 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   });
   const listening = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${listening}`;
-  log.info({ url }, 'gateway listening');
-  return { url, port: listening, gateway, shutdown, close: async () => void (await shutdown.run('close')) };
+  log.info({ url, metrics: metricsListener.url }, 'gateway listening');
+  return { url, port: listening, metricsUrl: metricsListener.url, gateway, shutdown, close: async () => void (await shutdown.run('close')) };
 }
 
 /**

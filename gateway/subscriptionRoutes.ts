@@ -1,4 +1,4 @@
-import express, { type Request, type Response, Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import type { Principal } from '../catalog/keys';
 import {
   approveSubscription,
@@ -17,15 +17,23 @@ import {
   getSubscription,
 } from '../catalog/subscriptions';
 import type { Pool } from '../lib/db';
-import { GovxError, InputError, NotFoundError } from '../lib/errors';
+import { acquireDeliveryLease, type DeliveryKind, type DeliveryLease, releaseDeliveryLease, renewDeliveryLease } from '../catalog/deliveryLeases';
+import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { decodeCursor, encodeCursor, type Positions, type ShareDelivery } from './httpDelivery';
+import { decodeCursor, encodeCursor, type Positions, type ShareDelivery, type ShareReader } from './httpDelivery';
 import { principalOf } from './middleware/auth';
+import { jsonBody } from './middleware/textHygiene';
 
 export interface SubscriptionRouteDeps extends SubscriptionDeps {
   delivery: ShareDelivery;
   log: Logger;
+  /** concurrent SSE streams and pulls each department may hold, across gateways */
+  caps: { streams: number; pulls: number };
 }
+
+const STREAM_LEASE_MS = 30_000;
+/** A pull may wait for the consumer group to join (30 s) and then up to waitMs for records. */
+const pullLeaseMs = (waitMs: number): number => waitMs + 60_000;
 
 function objectBody(req: Request): Record<string, unknown> {
   const body = (req.body ?? {}) as unknown;
@@ -42,12 +50,13 @@ function intQuery(value: unknown, name: string, fallback: number, min: number, m
 }
 
 /**
- * Records leave govx only to the consuming department itself, and only while the subscription is live;
- * to anyone else the subscription does not exist.
+ * Records leave govx only to the consuming department itself, through its consumer keys, and only while the
+ * subscription is live; to any other department the subscription does not exist.
  */
 async function deliverableTo(pool: Pool, principal: Principal, id: string): Promise<Subscription> {
   const sub = await findVisibleSubscription(pool, principal, id);
   if (sub.consumer !== principal.department) throw new NotFoundError('subscription.not_found', `no subscription "${id.slice(0, 64)}"`);
+  if (principal.role !== 'consumer') throw new ForbiddenError(`receiving records needs a consumer key of ${sub.consumer}; this key is a ${principal.role}`);
   if (sub.status !== 'approved' || (sub.expiresAt !== null && Date.parse(sub.expiresAt) <= Date.now())) {
     throw new GovxError(409, 'subscription.not_active', `subscription ${sub.id} is ${sub.status}${sub.statusReason ? ` (${sub.statusReason})` : ''}; it delivers nothing`);
   }
@@ -57,8 +66,19 @@ async function deliverableTo(pool: Pool, principal: Principal, id: string): Prom
 /** POST/GET /v1/subscriptions…: the request → decision → delivery → revocation cycle. */
 export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
   const router = Router();
-  const json = express.json({ limit: '256kb' });
+  const json = jsonBody({ limit: '256kb' });
   const rid = (res: Response): string => String(res.locals.requestId);
+
+  /** A place under the department's cap of concurrent deliveries of this kind, or 429. */
+  const leaseOrRefuse = async (principal: Principal, sub: Subscription, kind: DeliveryKind, ttlMs: number): Promise<DeliveryLease> => {
+    const cap = kind === 'stream' ? deps.caps.streams : deps.caps.pulls;
+    const lease = await acquireDeliveryLease(deps.pool, { department: principal.department, kind, subscription: sub.id, cap, ttlMs });
+    if (lease) return lease;
+    throw new GovxError(429, `delivery.too_many_${kind}s`, `${principal.department} already has ${cap} ${kind}s open, its limit; close one or retry later`, {
+      details: { limit: `${kind}s`, concurrent: cap },
+      headers: { 'Retry-After': kind === 'stream' ? '5' : '1' },
+    });
+  };
 
   router.post('/v1/subscriptions', json, async (req, res) => {
     const sub = await requestSubscription(deps, principalOf(res), parseSubscriptionRequest(objectBody(req)), rid(res));
@@ -111,8 +131,13 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     } else {
       from = await httpCursorOf(deps.pool, sub.id);
     }
-    const { records, next } = await deps.delivery.pull(sub, from, limit, waitMs);
-    res.json({ subscription: sub.id, records, cursor: encodeCursor(next) });
+    const lease = await leaseOrRefuse(principal, sub, 'pull', pullLeaseMs(waitMs));
+    try {
+      const { records, next } = await deps.delivery.pull(sub, from, limit, waitMs);
+      res.json({ subscription: sub.id, records, cursor: encodeCursor(next) });
+    } finally {
+      await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
+    }
   });
 
   /** Server-Sent Events: each record is an event whose id is the cursor after it (Last-Event-ID resumes). */
@@ -121,8 +146,14 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const sub = await deliverableTo(deps.pool, principal, String(req.params.id));
     const resumeFrom = req.get('last-event-id') ?? (typeof req.query.cursor === 'string' ? req.query.cursor : undefined);
     const from = resumeFrom !== undefined ? decodeCursor(resumeFrom) : await httpCursorOf(deps.pool, sub.id);
-
-    const reader = deps.delivery.reader(sub);
+    const lease = await leaseOrRefuse(principal, sub, 'stream', STREAM_LEASE_MS);
+    let reader: ShareReader;
+    try {
+      reader = deps.delivery.reader(sub);
+    } catch (err) {
+      await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
+      throw err;
+    }
     res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     res.write(': govx share stream\n\n');
@@ -132,6 +163,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       closed = true;
       clearInterval(watch);
       await reader.stop();
+      await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
       if (reason && !res.writableEnded) res.write(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
       res.end();
     };
@@ -141,7 +173,10 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
         (current) => {
           if (!current || current.status !== 'approved' || (current.expiresAt && Date.parse(current.expiresAt) <= Date.now())) {
             void close(`subscription is ${current?.status ?? 'gone'}`);
-          } else if (!closed) res.write(': keep-alive\n\n');
+          } else if (!closed) {
+            res.write(': keep-alive\n\n');
+            void renewDeliveryLease(deps.pool, lease, STREAM_LEASE_MS).catch(() => undefined);
+          }
         },
         () => undefined,
       );

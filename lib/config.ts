@@ -1,5 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from './paths';
+import { projectPath, projectRoot } from './paths';
 
 /**
  * Configuration is read once from the environment into a typed, frozen object. Every problem is
@@ -9,9 +10,19 @@ import { projectRoot } from './paths';
 export interface GovxConfig {
   readonly host: string;
   readonly port: number;
+  readonly metricsHost: string;
+  readonly metricsPort: number;
   readonly databaseUrl: string;
   readonly kafkaBrokers: readonly string[];
   readonly kafkaClientId: string;
+  readonly kafkaSaslMechanism: KafkaSaslMechanism;
+  readonly kafkaUsername: string;
+  /** Set from GOVX_KAFKA_PASSWORD; otherwise createKafka reads kafkaPasswordFile. */
+  readonly kafkaPassword: string | undefined;
+  readonly kafkaPasswordFile: string;
+  readonly kafkaCaFile: string;
+  readonly kafkaCertFile: string | undefined;
+  readonly kafkaKeyFile: string | undefined;
   readonly topicPartitions: number;
   readonly topicReplicationFactor: number;
   readonly kafkaRequestTimeoutMs: number;
@@ -28,6 +39,10 @@ export interface GovxConfig {
   readonly produceBatchBytes: number;
   readonly rateLimitRecordsPerSec: number;
   readonly rateLimitRequestsPerSec: number;
+  readonly rateLimitKeyRequestsPerSec: number;
+  readonly denialAuditIntervalSec: number;
+  readonly maxStreamsPerDepartment: number;
+  readonly maxPullsPerDepartment: number;
   readonly connectWorker: boolean;
   readonly connectPollMs: number;
   readonly connectFileRoot: string;
@@ -35,14 +50,21 @@ export interface GovxConfig {
   readonly masterKey: string | undefined;
 }
 
+export type KafkaSaslMechanism = 'scram-sha-512' | 'scram-sha-256' | 'plain';
+
 type Parser<T> = (raw: string) => T;
 
 interface Setting<T> {
   readonly env: string;
   readonly description: string;
-  readonly default: string;
+  /** A function when the default depends on the environment (the development cache directory). */
+  readonly default: string | ((env: NodeJS.ProcessEnv) => string);
   readonly parse: Parser<T>;
 }
+
+/** Where scripts/services.sh generates the development CA and govx's broker password. */
+const devSecurityFile = (name: string) => (env: NodeJS.ProcessEnv): string =>
+  path.join(env.GOVX_CACHE_DIR ? path.resolve(env.GOVX_CACHE_DIR) : projectPath('.cache'), 'kafka', 'security', name);
 
 const integer = (min: number, max: number): Parser<number> => (raw) => {
   if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
@@ -60,6 +82,21 @@ const oneOf = (...allowed: string[]): Parser<string> => (raw) => {
   if (!allowed.includes(raw)) throw new Error(`must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw;
 };
+
+const optionalText: Parser<string | undefined> = (raw) => (raw.trim() === '' ? undefined : raw.trim());
+
+/** A file an operator named must be readable now, so a wrong path is reported with every other problem. */
+const readableFile: Parser<string> = (raw) => {
+  const file = text(raw);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw new Error(`names a file that cannot be read: ${file}`);
+  }
+  return file;
+};
+
+const optionalReadableFile: Parser<string | undefined> = (raw) => (raw.trim() === '' ? undefined : readableFile(raw));
 
 const flag: Parser<boolean> = (raw) => {
   if (raw === 'true' || raw === '1') return true;
@@ -100,6 +137,18 @@ const byteSize: Parser<number> = (raw) => {
 export const settings = {
   host: { env: 'GOVX_HOST', description: 'address the gateway listens on', default: '127.0.0.1', parse: text },
   port: { env: 'GOVX_PORT', description: 'port the gateway listens on', default: '8080', parse: integer(0, 65535) },
+  metricsHost: {
+    env: 'GOVX_METRICS_HOST',
+    description: 'address the Prometheus /metrics listener binds (loopback: only this host scrapes it)',
+    default: '127.0.0.1',
+    parse: text,
+  },
+  metricsPort: {
+    env: 'GOVX_METRICS_PORT',
+    description: 'port of the Prometheus /metrics listener, apart from the API (0: any free port)',
+    default: '9464',
+    parse: integer(0, 65535),
+  },
   databaseUrl: {
     env: 'DATABASE_URL',
     description: 'PostgreSQL connection string; the database is created if missing',
@@ -108,6 +157,43 @@ export const settings = {
   },
   kafkaBrokers: { env: 'KAFKA_BROKERS', description: 'comma-separated Kafka bootstrap servers', default: '127.0.0.1:9092', parse: brokerList },
   kafkaClientId: { env: 'KAFKA_CLIENT_ID', description: 'Kafka client id prefix', default: 'govx', parse: text },
+  kafkaSaslMechanism: {
+    env: 'GOVX_KAFKA_SASL_MECHANISM',
+    description: 'SASL mechanism govx authenticates to the broker with (over TLS)',
+    default: 'scram-sha-512',
+    parse: oneOf('scram-sha-512', 'scram-sha-256', 'plain') as Parser<KafkaSaslMechanism>,
+  },
+  kafkaUsername: { env: 'GOVX_KAFKA_USERNAME', description: "govx's own Kafka principal (the broker's super user)", default: 'govx', parse: text },
+  kafkaPassword: {
+    env: 'GOVX_KAFKA_PASSWORD',
+    description: "govx's Kafka password (prefer GOVX_KAFKA_PASSWORD_FILE)",
+    default: '',
+    parse: optionalText,
+  },
+  kafkaPasswordFile: {
+    env: 'GOVX_KAFKA_PASSWORD_FILE',
+    description: "file holding govx's Kafka password (default: the one services:up generated)",
+    default: devSecurityFile('govx.password'),
+    parse: text,
+  },
+  kafkaCaFile: {
+    env: 'GOVX_KAFKA_CA_FILE',
+    description: "PEM file of the CA(s) that signed the broker's certificate (default: the development CA services:up generated)",
+    default: devSecurityFile('ca.pem'),
+    parse: text,
+  },
+  kafkaCertFile: {
+    env: 'GOVX_KAFKA_CERT_FILE',
+    description: 'PEM client certificate, for a broker that asks for one (with GOVX_KAFKA_KEY_FILE)',
+    default: '',
+    parse: optionalReadableFile,
+  },
+  kafkaKeyFile: {
+    env: 'GOVX_KAFKA_KEY_FILE',
+    description: 'PEM private key of GOVX_KAFKA_CERT_FILE',
+    default: '',
+    parse: optionalReadableFile,
+  },
   topicPartitions: { env: 'GOVX_TOPIC_PARTITIONS', description: 'partitions of topics govx creates', default: '3', parse: integer(1, 1000) },
   topicReplicationFactor: {
     env: 'GOVX_TOPIC_REPLICATION_FACTOR',
@@ -194,6 +280,30 @@ export const settings = {
     default: '200',
     parse: integer(0, 1_000_000),
   },
+  rateLimitKeyRequestsPerSec: {
+    env: 'GOVX_RATE_LIMIT_KEY_REQUESTS_PER_SEC',
+    description: 'requests per second each API key may send to all gateways together, denied ones included (0: no limit)',
+    default: '100',
+    parse: integer(0, 1_000_000),
+  },
+  denialAuditIntervalSec: {
+    env: 'GOVX_DENIAL_AUDIT_INTERVAL_SEC',
+    description: 'denied requests are audited as one entry per key per interval of this many seconds, with their count',
+    default: '60',
+    parse: integer(1, 86400),
+  },
+  maxStreamsPerDepartment: {
+    env: 'GOVX_MAX_STREAMS_PER_DEPARTMENT',
+    description: 'open Server-Sent Event streams a department may hold across all gateways (429 beyond)',
+    default: '10',
+    parse: integer(1, 100_000),
+  },
+  maxPullsPerDepartment: {
+    env: 'GOVX_MAX_PULLS_PER_DEPARTMENT',
+    description: 'HTTP pulls a department may have running at once across all gateways (429 beyond)',
+    default: '10',
+    parse: integer(1, 100_000),
+  },
   connectWorker: {
     env: 'GOVX_CONNECT_WORKER',
     description: 'whether `govx serve` / `npm start` also runs a connect worker in-process',
@@ -237,18 +347,44 @@ export class ConfigError extends Error {
   }
 }
 
+const settingDefault = (setting: Setting<unknown>, env: NodeJS.ProcessEnv): string =>
+  typeof setting.default === 'function' ? setting.default(env) : setting.default;
+
+/** Rules that span several settings; each returns a problem or nothing. */
+function crossSettingProblems(env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  const set = (name: string): boolean => (env[name] ?? '').trim() !== '';
+  if (set('GOVX_KAFKA_PASSWORD') && set('GOVX_KAFKA_PASSWORD_FILE')) {
+    problems.push('GOVX_KAFKA_PASSWORD and GOVX_KAFKA_PASSWORD_FILE are both set: give one');
+  }
+  if (set('GOVX_KAFKA_CERT_FILE') !== set('GOVX_KAFKA_KEY_FILE')) {
+    problems.push('GOVX_KAFKA_CERT_FILE and GOVX_KAFKA_KEY_FILE go together: give both or neither');
+  }
+  // An operator's own CA or password file must exist now; the development defaults appear with services:up.
+  for (const name of ['GOVX_KAFKA_CA_FILE', 'GOVX_KAFKA_PASSWORD_FILE']) {
+    if (!set(name)) continue;
+    try {
+      readableFile(env[name]!);
+    } catch (err) {
+      problems.push(`${name} ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}
+
 /** Parses every setting; throws one ConfigError listing all problems. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GovxConfig {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [key, setting] of Object.entries(settings) as [string, Setting<unknown>][]) {
-    const raw = env[setting.env] ?? setting.default;
+    const raw = env[setting.env] ?? settingDefault(setting, env);
     try {
       out[key] = setting.parse(raw);
     } catch (err) {
       problems.push(`${setting.env} ${(err as Error).message}`);
     }
   }
+  problems.push(...crossSettingProblems(env));
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as unknown as GovxConfig;
 }

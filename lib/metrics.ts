@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 
 /** Prometheus metrics of one gateway process. Labels carry metadata only (dataset, department, outcome). */
@@ -87,12 +89,56 @@ export class GatewayMetrics {
 
   readonly rateLimited = new client.Counter({
     name: 'govx_rate_limited_total',
-    help: 'Publish requests refused with 429, by department and the limit they hit (requests, records)',
+    help: 'Requests refused with 429, by department and the limit they hit (requests and records: publish, per department; key-requests: any route, per key)',
     labelNames: ['department', 'limit'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deniedRequests = new client.Counter({
+    name: 'govx_denied_requests_total',
+    help: 'Requests of valid keys that were denied (403, 429, or a denial answered as 404), by department; audited in aggregate as access.denied',
+    labelNames: ['department'] as const,
     registers: [this.registry],
   });
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'govx_process_' });
   }
+}
+
+export interface MetricsListener {
+  url: string;
+  close: () => Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` of `registry` on a listener of its own, apart from the API: Prometheus scrapes it
+ * from inside the deployment (loopback by default), and the API's clients never see per-department volumes.
+ */
+export async function serveMetrics(registry: client.Registry, at: { host: string; port: number }): Promise<MetricsListener> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('only GET /metrics is served here\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+      () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics unavailable\n'),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}/metrics`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
 }

@@ -1,36 +1,46 @@
-import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { authenticateKey, type Principal, type Role } from '../../catalog/keys';
+import { authenticateKey, type Principal, pruneRequestWindows, type Role } from '../../catalog/keys';
 import type { Pool } from '../../lib/db';
-import { ForbiddenError, UnauthenticatedError } from '../../lib/errors';
+import { ForbiddenError, GovxError, UnauthenticatedError } from '../../lib/errors';
 
 /**
  * Reads `Authorization: Bearer <key>` or, for Confluent clients, HTTP Basic with the department id as the
- * user name and the key as the password. Answers are cached for a few seconds so the publish hot path does
- * not query PostgreSQL per request; revoking a key therefore takes effect within `ttlMs`.
+ * user name and the key as the password. The key is read from PostgreSQL on every request, so a revoked key
+ * is refused from the next request on, by every gateway; the same statement counts the request against the
+ * key's shared rate (`GOVX_RATE_LIMIT_KEY_REQUESTS_PER_SEC`), so the limit holds across gateway processes and
+ * counts every request of the key, denied ones included.
  */
 export class KeyAuthenticator {
-  private readonly cache = new Map<string, { principal: Principal | null; expires: number }>();
+  private pruned = 0;
 
   constructor(
     private readonly pool: Pool,
-    private readonly ttlMs = 5000,
-    private readonly maxEntries = 10000,
+    private readonly opts: { requestsPerSec: number; onLimited?: (principal: Principal) => void } = { requestsPerSec: 0 },
   ) {}
 
-  async authenticate(presented: string): Promise<Principal | null> {
-    const cacheKey = crypto.createHash('sha256').update(presented).digest('base64');
-    const now = Date.now();
-    const hit = this.cache.get(cacheKey);
-    if (hit && hit.expires > now) return hit.principal;
-    const principal = await authenticateKey(this.pool, presented);
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
-    this.cache.set(cacheKey, { principal, expires: now + this.ttlMs });
-    return principal;
+  /** The key's principal (and whether it is over its rate), or null for a key that is not live. */
+  async authenticate(presented: string): Promise<{ principal: Principal; overLimit: boolean } | null> {
+    const limit = this.opts.requestsPerSec;
+    const check = await authenticateKey(this.pool, presented, { count: limit > 0 });
+    if (!check) return null;
+    if (!check.window) return { principal: check.principal, overLimit: false };
+    this.pruneNowAndThen();
+    // A sliding window over two fixed one-second windows: smooth at the boundary, exact enough for abuse.
+    const { current, previous, elapsed } = check.window;
+    const overLimit = previous * (1 - elapsed) + current > limit;
+    if (overLimit) this.opts.onLimited?.(check.principal);
+    return { principal: check.principal, overLimit };
   }
 
-  invalidate(): void {
-    this.cache.clear();
+  get requestsPerSec(): number {
+    return this.opts.requestsPerSec;
+  }
+
+  private pruneNowAndThen(): void {
+    const now = Date.now();
+    if (now - this.pruned < 30_000) return;
+    this.pruned = now;
+    void pruneRequestWindows(this.pool).catch(() => undefined);
   }
 }
 
@@ -63,13 +73,22 @@ export function authenticate(auth: KeyAuthenticator) {
       return;
     }
     auth.authenticate(creds.key).then(
-      (principal) => {
+      (check) => {
         // With Basic, the user name must be the key's own department: a key cannot pose as another.
-        if (!principal || (creds.basicUser !== undefined && creds.basicUser !== principal.department)) {
+        if (!check || (creds.basicUser !== undefined && creds.basicUser !== check.principal.department)) {
           next(new UnauthenticatedError('the API key is not valid', 'auth.invalid_key'));
           return;
         }
-        res.locals.principal = principal;
+        res.locals.principal = check.principal;
+        if (check.overLimit) {
+          next(
+            new GovxError(429, 'rate_limited', `this API key is over its limit of ${auth.requestsPerSec} requests a second; retry after 1 s`, {
+              details: { limit: 'key-requests', perSecond: auth.requestsPerSec },
+              headers: { 'Retry-After': '1' },
+            }),
+          );
+          return;
+        }
         next();
       },
       (err: unknown) => next(err),

@@ -109,6 +109,7 @@ export function registryNotFoundRoute(req: Request, _res: Response, next: NextFu
 export function registryErrorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const requestId = String(res.locals.requestId ?? '');
+    if (err instanceof GovxError) res.locals.errorCode = err.code;
     let rendered = confluentErrorOf(err, requestId);
     if (!rendered) {
       log.error({ err, requestId, method: req.method, path: req.path }, 'registry request failed');

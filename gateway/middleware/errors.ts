@@ -47,6 +47,7 @@ export function errorHandler(log: Logger) {
     } else if (govx.status >= 500) {
       log.warn({ code: govx.code, requestId, path: req.path, msg: govx.message }, 'request failed');
     }
+    res.locals.errorCode = govx.code;
     if (res.headersSent) {
       res.end();
       return;

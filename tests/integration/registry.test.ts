@@ -1,6 +1,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { generateSample } from '../../schemas/samples';
 import { httpJson, readTopicUntil, type ReadMessage, startTestStack, type TestStack } from '../support/stack';
+import { sealDenialsNow } from '../support/fixtures';
 
 /**
  * The schema registry under /registry, driven by the real Confluent client `@kafkajs/confluent-schema-registry`
@@ -103,7 +104,9 @@ describe('a Confluent client against /registry', () => {
     expect(Number.isInteger(id)).toBe(true);
 
     expect(await client.getLatestSchemaId(subject)).toBe(id);
-    const fresh = confluentClient('civil-affairs', consumer);
+    // A subject of no dataset and no grant is the administrators' alone: to a consumer it does not exist.
+    await expect(confluentClient('civil-affairs', consumer).getSchema(id)).rejects.toMatchObject({ status: 404 });
+    const fresh = confluentClient('info-office', admin);
     const fetched = await fresh.getSchema(id);
     expect((fetched as unknown as { name: string }).name).toBe('govx.test.Person');
 
@@ -182,8 +185,9 @@ describe('a Confluent client against /registry', () => {
   it('looks up whether a schema is registered under a subject', async () => {
     const subject = subjectName();
     const { body } = await register(subject, personSchema());
-    const found = await wire(`/subjects/${subject}`, { body: { schema: JSON.stringify(personSchema()) }, auth: basic('civil-affairs', consumer) });
+    const found = await wire(`/subjects/${subject}`, { body: { schema: JSON.stringify(personSchema()) } });
     expect(found.status).toBe(200);
+    expectConfluentError(await wire(`/subjects/${subject}`, { body: { schema: JSON.stringify(personSchema()) }, auth: basic('civil-affairs', consumer) }), 404, 40401);
     expect(found.body).toEqual({ subject, id: body.id, version: 1, schema: expect.any(String) });
     expect(JSON.parse(found.body.schema)).toEqual(personSchema());
     expectConfluentError(await wire(`/subjects/${subject}`, { body: { schema: JSON.stringify(personSchema([{ name: 'x', type: 'int' }])) } }), 404, 40403);
@@ -241,9 +245,12 @@ describe('who may write the registry', () => {
     const populationSubject = 'govx.dataset.population.residents-value';
     const amr = await register(populationSubject, personSchema(), basic('amr', amrSteward));
     expectConfluentError(amr, 403, 40301);
-    expect(await auditOf(amr.requestId)).toEqual([
-      expect.objectContaining({ action: 'registry.schema.register', outcome: 'denied', target: 'dataset:population.residents', actor_department: 'amr' }),
-    ]);
+    // audited with the key's other denials, as one access.denied entry per interval
+    expect(await auditOf(amr.requestId)).toEqual([]);
+    const denials = await sealDenialsNow(stack, amrSteward.split('_')[1]!);
+    expect(denials.flatMap((d) => d.details.actions)).toContainEqual(
+      expect.objectContaining({ action: 'registry.schema.register', sampleTarget: 'dataset:population.residents' }),
+    );
     // A subject that exists and one that does not look the same to a consumer.
     const existing = subjectName();
     await register(existing, personSchema());
@@ -255,7 +262,7 @@ describe('who may write the registry', () => {
     // Stewards write only their own datasets' subjects, not free subjects.
     expectConfluentError(await register(subjectName(), personSchema(), basic('statistics', statisticsSteward)), 403, 40301);
     expectConfluentError(await wire(`/config/${existing}`, { method: 'PUT', body: { compatibility: 'NONE' }, auth: basic('civil-affairs', consumer) }), 403, 40301);
-    expect((await wire(`/subjects/${existing}/versions`, { auth: basic('civil-affairs', consumer) })).body).toEqual([1]);
+    expectConfluentError(await wire(`/subjects/${existing}/versions`, { auth: basic('civil-affairs', consumer) }), 404, 40401);
     const client = confluentClient('amr', amrSteward);
     await expect(client.register({ type: SchemaType.AVRO, schema: JSON.stringify(personSchema()) }, { subject: populationSubject })).rejects.toMatchObject({ status: 403 });
   });
@@ -396,7 +403,9 @@ describe('the registry and the catalog', () => {
     const ours = (got: ReadMessage[]) => got.filter((m) => m.headers['govx-trace-id'] === trace);
     const messages = ours(await readTopicUntil(stack.kafka, 'govx.dataset.population.residents', (got) => ours(got).length >= 2));
 
-    const client = confluentClient('civil-affairs', consumer);
+    // The dataset's own subject is its owner's: another department's key does not find its schema.
+    await expect(confluentClient('civil-affairs', consumer).decode(messages[0]!.value!)).rejects.toMatchObject({ status: 404 });
+    const client = confluentClient('psb', psbPublisher);
     for (const message of messages) {
       const schemaId = message.value!.readInt32BE(1);
       expect(String(schemaId)).toBe(message.headers['govx-schema-id']);
@@ -406,5 +415,49 @@ describe('the registry and the catalog', () => {
       // The client's own encoding of what it decoded, under the same registered id, is the gateway's message.
       expect((await client.encode(schemaId, decoded)).equals(message.value!)).toBe(true);
     }
+  });
+});
+
+describe('who may read which subjects', () => {
+  it("lists and serves a share subject to its consumer and the dataset's owner only, and hides the rest as absent", async () => {
+    const tax = await stack.key('tax', 'consumer');
+    const haidian = await stack.key('haidian', 'consumer');
+    const sub = await httpJson(`${stack.url}/v1/subscriptions`, {
+      key: tax,
+      body: { dataset: 'legal-entity.registry', fields: ['uscc', 'name'], purpose: '税源登记核验', expiresAt: new Date(Date.now() + 86_400_000 * 30).toISOString() },
+    });
+    expect(sub.body.status).toBe('approved');
+    const shareSubject = `govx.share.${sub.body.id}-value`;
+    const listOf = async (department: string, key: string): Promise<string[]> => (await wire('/subjects', { auth: basic(department, key) })).body;
+
+    const taxSees = await listOf('tax', tax);
+    expect(taxSees).toContain(shareSubject);
+    expect(taxSees.every((s) => s.startsWith('govx.share.'))).toBe(true);
+    const amrSees = await listOf('amr', amrSteward);
+    expect(amrSees).toEqual(expect.arrayContaining([shareSubject, 'govx.dataset.legal-entity.registry-value']));
+    expect(amrSees).not.toContain('govx.dataset.population.residents-value');
+    const haidianSees = await listOf('haidian', haidian);
+    expect(haidianSees.filter((s) => s.startsWith('govx.share.') || s.startsWith('govx.dataset.'))).toEqual(
+      haidianSees.filter((s) => s.startsWith('govx.share.')),
+    );
+    expect(haidianSees).not.toContain(shareSubject);
+    expect((await listOf('info-office', admin))).toEqual(expect.arrayContaining([shareSubject, 'govx.dataset.population.residents-value']));
+
+    const schemaId = sub.body.derivedSchemaId;
+    expect((await wire(`/schemas/ids/${schemaId}`, { auth: basic('tax', tax) })).status).toBe(200);
+    expect((await wire(`/subjects/${shareSubject}/versions/latest`, { auth: basic('amr', amrSteward) })).status).toBe(200);
+    // To another department the grant does not exist, by any read.
+    const asHaidian = { auth: basic('haidian', haidian) };
+    expectConfluentError(await wire(`/schemas/ids/${schemaId}`, asHaidian), 404, 40403);
+    expectConfluentError(await wire(`/schemas/ids/${schemaId}/schema`, asHaidian), 404, 40403);
+    expectConfluentError(await wire(`/schemas/ids/${schemaId}/versions`, asHaidian), 404, 40403);
+    expectConfluentError(await wire(`/subjects/${shareSubject}/versions`, asHaidian), 404, 40401);
+    expectConfluentError(await wire(`/subjects/${shareSubject}/versions/1`, asHaidian), 404, 40401);
+    expectConfluentError(await wire(`/subjects/${shareSubject}/versions/latest/schema`, asHaidian), 404, 40401);
+    expectConfluentError(await wire(`/config/${shareSubject}`, asHaidian), 404, 40408);
+    expectConfluentError(await wire(`/compatibility/subjects/${shareSubject}/versions/latest`, { ...asHaidian, body: { schema: '"string"' } }), 404, 40401);
+    expectConfluentError(await wire(`/subjects/${shareSubject}`, { ...asHaidian, body: { schema: '"string"' } }), 404, 40401);
+    const missing = await wire(`/subjects/govx.share.sub-aaaaaaaaaaaaaaaaaaaa-value/versions`, asHaidian);
+    expect(missing.body.message.replace(/'[^']*'/, "'s'")).toBe((await wire(`/subjects/${shareSubject}/versions`, asHaidian)).body.message.replace(/'[^']*'/, "'s'"));
   });
 });

@@ -310,6 +310,18 @@ describe('delivery over HTTP', () => {
     expect(damaged.body.error.code).toBe('subscription.invalid_cursor');
   });
 
+  it("serves records only to the consuming department's consumer keys", async () => {
+    for (const role of ['steward', 'publisher', 'admin'] as const) {
+      const key = await stack.key('tax', role);
+      const pull = await api(`/v1/subscriptions/${httpSub}/records?waitMs=0`, { key });
+      expect([pull.status, pull.body.error.code]).toEqual([403, 'auth.forbidden']);
+      const stream = await api(`/v1/subscriptions/${httpSub}/stream`, { key });
+      expect([stream.status, stream.body.error.code]).toEqual([403, 'auth.forbidden']);
+    }
+    // another department's admin is not the consumer: the subscription is not its to receive
+    expect((await api(`/v1/subscriptions/${httpSub}/records?waitMs=0`, { key: keys.admin })).status).toBe(404);
+  });
+
   it('streams records as Server-Sent Events', async () => {
     const controller = new AbortController();
     const res = await fetch(`${stack.url}/v1/subscriptions/${httpSub}/stream`, { headers: { authorization: `Bearer ${keys.tax}` }, signal: controller.signal });

@@ -10,3 +10,5 @@ process.env.KAFKA_BROKERS = state.kafkaBrokers;
 // Each run has its own database, so its distributor gets its own consumer groups on the shared broker.
 process.env.GOVX_DISTRIBUTOR_GROUP = `govx-distributor-${new URL(state.databaseUrl).pathname.slice(1)}`;
 process.env.GOVX_LOG_LEVEL = process.env.GOVX_LOG_LEVEL ?? 'silent';
+// Test gateways run side by side: each takes a free port for its metrics listener too.
+process.env.GOVX_METRICS_PORT = process.env.GOVX_METRICS_PORT ?? '0';

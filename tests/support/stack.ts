@@ -1,14 +1,28 @@
 import { createApiKey, type Role } from '../../catalog/keys';
 import { loadConfig, type GovxConfig } from '../../lib/config';
 import { createPool, type Pool } from '../../lib/db';
+import { createKafka, type KafkaClientOptions } from '../../lib/kafka';
 import { createLogger } from '../../lib/logger';
 import { startGateway, type RunningGateway } from '../../gateway/server';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 
 /**
  * A real gateway for integration tests: real PostgreSQL (the run's fresh database), the real Kafka broker,
  * the seed catalog applied, listening on a free port.
  */
+/**
+ * The one place tests get Kafka clients (the broker requires TLS and SASL): govx's own super-user principal
+ * by default; `env` overrides configuration (another broker's KAFKA_BROKERS, say).
+ */
+export function testKafka(env: Record<string, string> = {}, options: KafkaClientOptions = {}): Kafka {
+  return createKafka(loadConfig({ ...process.env, ...env }), createLogger('silent', 'govx-test'), 'test', options);
+}
+
+/** A client authenticated as a department's principal, as that department's own systems would be. */
+export function departmentKafka(username: string, password: string, env: Record<string, string> = {}): Kafka {
+  return testKafka(env, { credentials: { username, password } });
+}
+
 export interface TestStack {
   gateway: RunningGateway;
   url: string;
@@ -24,7 +38,7 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
   const log = createLogger(process.env.GOVX_LOG_LEVEL ?? 'silent', 'govx-test');
   const gateway = await startGateway(config, log, { seed: true });
   const pool = createPool(config.databaseUrl, { max: 3 });
-  const kafka = testKafka(config);
+  const kafka = testKafka(env);
   return {
     gateway,
     url: gateway.url,
@@ -37,11 +51,6 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
       await pool.end();
     },
   };
-}
-
-/** A Kafka client for a test's own reads and writes, on the run's broker. */
-export function testKafka(config: Pick<GovxConfig, 'kafkaBrokers'> = loadConfig()): Kafka {
-  return new Kafka({ clientId: 'govx-test', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
 }
 
 export async function httpJson(

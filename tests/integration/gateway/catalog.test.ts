@@ -1,4 +1,5 @@
 import { httpJson, startTestStack, type TestStack } from '../../support/stack';
+import { sealDenialsNow } from '../../support/fixtures';
 
 let stack: TestStack;
 let admin: string;
@@ -83,7 +84,10 @@ describe('editing the catalog', () => {
     const again = await api('/v1/datasets', { key: admin, body: newDataset(id) });
     expect(again.status).toBe(409);
     const { rows } = await stack.pool.query("SELECT outcome FROM audit_log WHERE target = $1 AND action = 'catalog.dataset.create' ORDER BY seq", [`dataset:${id}`]);
-    expect(rows.map((r) => r.outcome)).toEqual(['denied', 'success']);
+    expect(rows.map((r) => r.outcome)).toEqual(['success']);
+    // the refusal is audited with the key's other denials, as one access.denied entry per interval
+    const denials = await sealDenialsNow(stack, consumer.split('_')[1]!);
+    expect(denials.flatMap((d) => d.details.actions)).toContainEqual({ action: 'catalog.dataset.create', count: 1, sampleTarget: `dataset:${id}` });
   });
 
   it('refuses a dataset that is not shared without a legal basis, naming the problem', async () => {

@@ -336,7 +336,9 @@ describe('operations endpoints', () => {
     const ready = await httpJson(`${stack.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(ready.body.checks.map((c: { name: string }) => c.name).sort()).toEqual(['kafka', 'postgres']);
-    const metrics = await fetch(`${stack.url}/metrics`).then((r) => r.text());
+    // served on a listener of their own, never on the API port
+    expect((await fetch(`${stack.url}/metrics`)).status).toBe(404);
+    const metrics = await fetch(stack.gateway.metricsUrl).then((r) => r.text());
     expect(metrics).toMatch(/govx_publish_records_total\{dataset="population.residents",department="psb",outcome="accepted"\} \d+/);
     expect(metrics).toContain('govx_http_requests_total');
     expect(metrics).toMatch(/govx_dlq_records_total\{dataset="population.residents",department="psb"\} [1-9]/);

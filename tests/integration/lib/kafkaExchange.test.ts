@@ -1,16 +1,13 @@
 import crypto from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { KafkaExchange, type ProducedRange } from '../../../lib/kafkaExchange';
 import { kafkajsPort } from '../../../lib/kafkaPort';
-import { loadConfig } from '../../../lib/config';
 import { createLogger } from '../../../lib/logger';
-import { readTopicUntil } from '../../support/stack';
+import { readTopicUntil, testKafka } from '../../support/stack';
 
 // Reading a shared topic from the beginning can take a while on a busy broker.
 jest.setTimeout(60_000);
 
-const config = loadConfig();
-const kafka = new Kafka({ clientId: 'govx-exchange-test', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = testKafka();
 const log = createLogger('silent', 'govx-test');
 const exchanges: KafkaExchange[] = [];
 const topics: string[] = [];
