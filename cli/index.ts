@@ -16,6 +16,7 @@ import { generateSample, sampleDatasetIds } from '../schemas/samples';
 import { verifyAuditChain } from '../catalog/audit';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { publishFile } from './publish';
+import { writeSharingReport, type ReportFormat } from './report';
 
 /** Runs `fn` with a migrated database pool, closing it afterwards. */
 async function withDatabase<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
@@ -193,6 +194,25 @@ export function buildProgram(): Command {
     .description('print the catalog as a YAML file that `catalog apply` accepts')
     .action(async () => {
       process.stdout.write(await withDatabase((pool) => exportCatalog(pool)));
+    });
+
+  const report = program.command('report').description('reports computed from govx\'s own records');
+  report
+    .command('sharing')
+    .description('the sharing KPI report of a quarter or period (GOVX_URL, GOVX_KEY of an administrator or steward): a summary page, one section per department, tables and charts')
+    .option('--quarter <quarter>', 'e.g. 2026Q4 (China time)')
+    .option('--from <date>', 'start of the period (a date, or an ISO 8601 timestamp), with --to')
+    .option('--to <date>', 'end of the period (exclusive)')
+    .option('--department <id>', 'administrators: only this department')
+    .addOption(new Option('--format <format>', 'what to write').choices(['html', 'pdf', 'csv']).default('html'))
+    .addOption(new Option('--lang <lang>', 'language of the report').choices(['zh', 'en']).default('zh'))
+    .option('--out <file>', 'where to write it (default: govx-sharing-<period>.<format> here)')
+    .action(async (o: { quarter?: string; from?: string; to?: string; department?: string; format: ReportFormat; lang: 'zh' | 'en'; out?: string }) => {
+      const key = process.env.GOVX_KEY;
+      if (!key) throw new GovxError(401, 'cli.missing_key', 'set GOVX_KEY to an administrator key, or a steward key for your own department');
+      if (!o.quarter && !(o.from && o.to)) throw new GovxError(400, 'cli.missing_period', 'give --quarter (e.g. 2026Q4), or --from and --to');
+      const file = await writeSharingReport({ ...o, url: (process.env.GOVX_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''), key });
+      out(`wrote ${file}`);
     });
 
   const audit = program.command('audit').description('the tamper-evident audit trail');

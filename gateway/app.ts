@@ -27,6 +27,8 @@ import type { SubscriptionKafka } from '../catalog/subscriptions';
 import type { KafkaPort } from '../lib/kafkaPort';
 import { ShareDelivery } from './httpDelivery';
 import { registryRouter } from './registryRoutes';
+import { reportRouter } from './reportRoutes';
+import { loadWorkingCalendar, type WorkingCalendar } from '../reports/workingCalendar';
 
 export interface AppDeps {
   config: GovxConfig;
@@ -39,16 +41,18 @@ export interface AppDeps {
   kafka: { port: KafkaPort; topics: SubscriptionKafka };
   /** The process's registry-backed schema cache (publish runtimes, HTTP delivery). */
   schemas: SchemaCache;
+  /** Working days for reply deadlines and reports; read from the configuration when absent. */
+  calendar?: WorkingCalendar;
 }
 
 export interface GatewayApp {
   app: Express;
   runtimes: DatasetRuntimes;
   keys: KeyAuthenticator;
-  /** HTTP delivery's open streams and pulls, which the gateway's shutdown ends. */
-  delivery: ShareDelivery;
   /** denied requests, counted here and audited in aggregate; started and stopped with the server */
   denials: DenialLedger;
+  /** HTTP delivery's open streams and pulls, which the gateway's shutdown ends. */
+  delivery: ShareDelivery;
 }
 
 function observe(metrics: GatewayMetrics) {
@@ -120,7 +124,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   );
   app.use(keyRouter({ pool: deps.pool }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
+  app.use(reportRouter({ pool: deps.pool, config: deps.config, calendar: deps.calendar ?? loadWorkingCalendar(deps.config.workdayCalendarFile) }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
-  return { app, runtimes, keys, delivery, denials };
+  return { app, runtimes, keys, denials, delivery };
 }

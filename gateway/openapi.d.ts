@@ -579,10 +579,188 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports/sharing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sharing KPIs of a period, per department and dataset (administrators; a department's stewards see their own)
+         * @description Computed from govx's own records (catalog, registry, publish and delivery receipts, requests and decisions, alerts);
+         *     definitions in docs/kpis.md. Give `quarter` (a quarter in China time) or `from` and `to` (`to` exclusive; a date
+         *     is the start of that day in China). A period still running is evaluated up to now.
+         */
+        get: operations["sharingReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/reply-deadlines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Pending conditional requests with their due day (administrators; an owner's stewards see requests for their datasets) */
+        get: operations["replyDeadlines"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alerts of the sharing monitor, newest first (administrators; stewards see their department's) */
+        get: operations["listAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments/{department}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        /** Where a department receives its alerts (administrators, the department's stewards); the secret is never shown */
+        get: operations["getAlertWebhook"];
+        /**
+         * Set where a department receives its alerts (administrators, the department's stewards)
+         * @description Each alert is POSTed as `{"event":"alert.raised"|"alert.cleared","alert":{…}}`, signed with
+         *     `X-Govx-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>`.
+         */
+        put: operations["setAlertWebhook"];
+        post?: never;
+        /** Stop sending a department its alerts */
+        delete: operations["deleteAlertWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Ratio: {
+            numerator: number;
+            denominator: number;
+            /** @description numerator / denominator to 4 decimals; null when there is nothing to measure */
+            rate: number | null;
+        };
+        /** @description see docs/kpis.md for each figure */
+        SharingReport: {
+            period: {
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+                label: string | null;
+                /** Format: date-time */
+                evaluatedUntil: string;
+            };
+            /** Format: date-time */
+            generatedAt: string;
+            settings: {
+                replyDeadlineWorkingDays?: number;
+                timeZone?: string;
+                calendarYears?: number[];
+            };
+            summary: {
+                departments?: number;
+                datasets?: number;
+                catalogLinkage?: components["schemas"]["Ratio"];
+                updateTimeliness?: components["schemas"]["Ratio"];
+                requests?: Record<string, never>;
+                deliveredRecords?: number;
+                deliveriesByChannel?: {
+                    [key: string]: number;
+                };
+                subscriptionsServed?: number;
+                publishing?: Record<string, never>;
+                alerts?: {
+                    [key: string]: number;
+                };
+            };
+            departments: {
+                id: string;
+                name: components["schemas"]["Title"];
+                kind?: string;
+                division?: {
+                    code?: string;
+                    name?: string | null;
+                } | null;
+                catalogLinkage: components["schemas"]["Ratio"];
+                updateTimeliness: components["schemas"]["Ratio"];
+                datasets: Record<string, never>[];
+                requests: Record<string, never>;
+                provided: Record<string, never>;
+                received: Record<string, never>;
+                publishing: Record<string, never>;
+                alerts: Record<string, never>[];
+            }[];
+        };
+        ReplyDeadline: {
+            subscription: string;
+            dataset: string;
+            owner: string;
+            consumer: string;
+            purpose?: string;
+            /** Format: date-time */
+            requestedAt: string;
+            /**
+             * Format: date
+             * @description the last working day (in China) on which a decision is in time
+             */
+            dueOn: string;
+            /** @description working days after today up to the due day; negative once overdue */
+            workingDaysLeft: number;
+            overdue: boolean;
+        };
+        Alert: {
+            id: number;
+            /** @enum {string} */
+            kind: "freshness" | "reply_reminder" | "reply_deadline" | "access_anomaly";
+            /** @description dataset:<id> or subscription:<id> */
+            subject: string;
+            occasion?: string;
+            /** @description the owner department the alert is about */
+            department: string;
+            /** Format: date-time */
+            raisedAt: string;
+            /** Format: date-time */
+            clearedAt: string | null;
+            /** @description the evidence: for access anomalies the rule and the seqs of the delivery receipts */
+            details: Record<string, never>;
+        };
+        AlertWebhook: {
+            department: string;
+            url: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
         ApiKey: {
             id: string;
             department: string;
@@ -1997,6 +2175,176 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+        };
+    };
+    sharingReport: {
+        parameters: {
+            query?: {
+                /** @description e.g. 2026Q4 */
+                quarter?: string;
+                /** @description a date (2026-10-01) or an ISO 8601 timestamp with its offset */
+                from?: string;
+                /** @description exclusive; same forms as from */
+                to?: string;
+                /** @description administrators only; one department's section */
+                department?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharingReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    replyDeadlines: {
+        parameters: {
+            query?: {
+                /** @description only those past their due day */
+                overdue?: "true" | "false";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the pending requests, earliest due first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description how many of the listed requests are past their due day */
+                        overdue: number;
+                        items: components["schemas"]["ReplyDeadline"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    listAlerts: {
+        parameters: {
+            query?: {
+                kind?: "freshness" | "reply_reminder" | "reply_deadline" | "access_anomaly";
+                /** @description only alerts not cleared */
+                open?: "true" | "false";
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the alerts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Alert"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    getAlertWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the webhook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertWebhook"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    setAlertWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    url: string;
+                    secret: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the webhook as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertWebhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteAlertWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
         };
     };
 }

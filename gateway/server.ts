@@ -14,6 +14,8 @@ import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metri
 import { ShareDistributor } from '../distributor/shareDistributor';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
+import { SharingMonitor } from '../monitoring/sharingMonitor';
+import { loadWorkingCalendar } from '../reports/workingCalendar';
 
 export interface RunningGateway {
   url: string;
@@ -23,6 +25,7 @@ export interface RunningGateway {
   gateway: GatewayApp;
   /** The process's shutdown sequence, holding the gateway's roles (and any the caller adds after them). */
   shutdown: ShutdownSequence;
+  monitor: SharingMonitor;
   /** Runs the shutdown sequence. */
   close: () => Promise<void>;
 }
@@ -36,6 +39,7 @@ export interface RunningGateway {
  */
 export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean; shutdown?: ShutdownSequence } = {}): Promise<RunningGateway> {
   const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
+  const calendar = loadWorkingCalendar(config.workdayCalendarFile);
   await ensureDatabase(config.databaseUrl, log);
   const pool = createPool(config.databaseUrl, { max: 20, applicationName: 'govx-gateway' });
   try {
@@ -77,7 +81,10 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     ensureTopic: (topic) => exchange.ensureTopic(topic),
     endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics } });
+  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, calendar });
+  const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
+  monitor.start();
+  shutdown.add('sharing monitor', () => monitor.stop());
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;
@@ -121,7 +128,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const listening = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${listening}`;
   log.info({ url, metrics: metricsListener.url }, 'gateway listening');
-  return { url, port: listening, metricsUrl: metricsListener.url, gateway, shutdown, close: async () => void (await shutdown.run('close')) };
+  return { url, port: listening, metricsUrl: metricsListener.url, gateway, shutdown, monitor, close: async () => void (await shutdown.run('close')) };
 }
 
 /**

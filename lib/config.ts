@@ -46,6 +46,14 @@ export interface GovxConfig {
   readonly connectWorker: boolean;
   readonly connectPollMs: number;
   readonly connectFileRoot: string;
+  readonly monitorIntervalMs: number;
+  readonly workdayCalendarFile: string | null;
+  readonly replyDeadlineWorkingDays: number;
+  readonly replyReminderWorkingDays: number;
+  readonly anomalyBaselineDays: number;
+  readonly anomalyVolumeFactor: number;
+  readonly anomalyMinRecords: number;
+  readonly anomalyBulkRecords: number;
   readonly keysDir: string;
   readonly masterKey: string | undefined;
 }
@@ -76,6 +84,15 @@ const integer = (min: number, max: number): Parser<number> => (raw) => {
 const text: Parser<string> = (raw) => {
   if (raw.trim() === '') throw new Error('must not be empty');
   return raw.trim();
+};
+
+const optionalPath: Parser<string | null> = (raw) => (raw.trim() === '' ? null : raw.trim());
+
+const decimal = (min: number, max: number): Parser<number> => (raw) => {
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) throw new Error(`must be a number such as 3 or 2.5, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+  return n;
 };
 
 const oneOf = (...allowed: string[]): Parser<string> => (raw) => {
@@ -321,6 +338,54 @@ export const settings = {
     description: 'directory that file connectors read and write under (nothing outside it)',
     default: 'connect-files',
     parse: text,
+  },
+  monitorIntervalMs: {
+    env: 'GOVX_MONITOR_INTERVAL_MS',
+    description: 'how often the gateway checks dataset freshness, reply deadlines and access volumes (0: never)',
+    default: '60000',
+    parse: integer(0, 86_400_000),
+  },
+  workdayCalendarFile: {
+    env: 'GOVX_WORKDAY_CALENDAR_FILE',
+    description: 'a YAML file of holidays and adjusted working days added to the official calendars in reports/calendars',
+    default: '',
+    parse: optionalPath,
+  },
+  replyDeadlineWorkingDays: {
+    env: 'GOVX_REPLY_DEADLINE_WORKING_DAYS',
+    description: 'working days an owner has to decide on a conditional request',
+    default: '10',
+    parse: integer(1, 250),
+  },
+  replyReminderWorkingDays: {
+    env: 'GOVX_REPLY_REMINDER_WORKING_DAYS',
+    description: 'working days before a reply deadline that the owner is reminded (0: on the last day)',
+    default: '2',
+    parse: integer(0, 250),
+  },
+  anomalyBaselineDays: {
+    env: 'GOVX_ANOMALY_BASELINE_DAYS',
+    description: "days of a subscription's own deliveries that form the baseline its daily volume is compared with",
+    default: '7',
+    parse: integer(1, 90),
+  },
+  anomalyVolumeFactor: {
+    env: 'GOVX_ANOMALY_VOLUME_FACTOR',
+    description: "a day's deliveries above this many times the baseline's daily average are unusual",
+    default: '3',
+    parse: decimal(1, 1000),
+  },
+  anomalyMinRecords: {
+    env: 'GOVX_ANOMALY_MIN_RECORDS',
+    description: 'records a day must exceed before it can be unusual at all (quiet subscriptions stay quiet)',
+    default: '1000',
+    parse: integer(0, 1_000_000_000),
+  },
+  anomalyBulkRecords: {
+    env: 'GOVX_ANOMALY_BULK_RECORDS',
+    description: "records in one day that make a subscription's first bulk export",
+    default: '10000',
+    parse: integer(1, 1_000_000_000),
   },
   keysDir: {
     env: 'GOVX_KEYS_DIR',

@@ -149,14 +149,15 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   const outcome = allRejected.length === 0 ? 'ok' : valid.length ? 'partial' : 'rejected';
   deps.metrics.publishBatches.inc({ ...labels, outcome });
 
-  if (valid.length > 0) {
+  // A batch whose every record was rejected is recorded too: rejection and dead-letter rates are measured from these receipts.
+  if (valid.length > 0 || allRejected.length > 0) {
     const entry: AuditEntryInput = {
       actor: { department: principal.department, keyId: principal.keyId, role: principal.role },
       action: 'publish.batch',
       target: `dataset:${runtime.dataset.id}`,
       outcome: 'success',
       requestId: req.requestId,
-      details: { accepted: valid.length, rejected: allRejected.length, schemaId: runtime.schemaId, topic, offsets },
+      details: { accepted: valid.length, rejected: allRejected.length, deadLettered: deadLettered.status === 'fulfilled' ? dead.length : 0, schemaId: runtime.schemaId, topic, offsets },
     };
     const auditTimer = deps.metrics.auditDuration.startTimer();
     await (deps.auditGroup ? deps.auditGroup.append(entry) : appendAudit(deps.pool, entry)).catch((err: unknown) =>

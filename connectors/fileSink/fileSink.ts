@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertInsideRoot } from '../fileSource/fileSource';
+import { assertInsideRoot } from '../fileRoot';
 import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTask';
 
 /**
@@ -8,7 +8,7 @@ import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTas
  * "schemaId","headers","value"}` with the value in natural JSON. A write is fsynced before it resolves, so
  * the runtime commits offsets only for lines that survive a crash. A failed write is cut back off the file
  * before it is retried, and a line torn by a crash is cut off when the file is opened again, so the file
- * stays valid NDJSON. It runs on one worker at a time (see runsOnOneWorker), so nobody else appends meanwhile.
+ * stays valid NDJSON. It runs on one worker at a time (its plugin runs on one worker), so nobody else appends meanwhile.
  */
 export class FileSinkWriter implements SinkWriter {
   private handle: fs.promises.FileHandle | null = null;
@@ -54,9 +54,15 @@ export class FileSinkWriter implements SinkWriter {
     const text = records
       .map((r) => JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, schemaId: r.schemaId, headers: r.headers, value: r.value }))
       .join('\n');
+    const bytes = Buffer.from(`${text}\n`);
     const { size } = await handle.stat();
     try {
-      await handle.write(`${text}\n`);
+      // One write may take only part of the bytes; resolving then would commit offsets of records cut in two.
+      for (let written = 0; written < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, written);
+        if (bytesWritten === 0) throw new Error(`no progress appending to ${this.file}`);
+        written += bytesWritten;
+      }
       await handle.sync();
     } catch (err) {
       await handle.truncate(size).catch(() => undefined);

@@ -5,10 +5,11 @@ import type avro from 'avsc';
 import { parse } from 'csv-parse';
 import type { DatasetRuntimes } from '../../publish/datasetRuntime';
 import type { Pool } from '../../lib/db';
-import type { FileSourceConfig } from '../config';
+import { assertInsideRoot } from '../fileRoot';
 import { ConnectorFailure } from '../runtime/retry';
 import type { SourceBatch, SourceReader, SourceRecord } from '../runtime/sourceTask';
 import { readOffsets } from '../runtime/store';
+import type { FileSourceConfig } from './config';
 
 /** Progress through one file: which file (size and mtime, as a changed file is a new one) and how many records are in Kafka. */
 export interface FilePosition {
@@ -26,14 +27,6 @@ interface ReadItem {
 }
 
 const extensions: Record<FileSourceConfig['format'], string[]> = { csv: ['.csv'], ndjson: ['.ndjson', '.jsonl'] };
-
-/** Inside `root` once symbolic links are resolved: a link must not lead a connector out of its file root. */
-export async function assertInsideRoot(root: string, target: string, key: string): Promise<void> {
-  const realRoot = await fs.promises.realpath(root).catch(() => path.resolve(root));
-  const real = await fs.promises.realpath(target);
-  const rel = path.relative(realRoot, real);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new ConnectorFailure(`${key}: ${target} leads outside the connector file root`);
-}
 
 type FieldType = avro.Type & { typeName: string; types?: avro.Type[] };
 

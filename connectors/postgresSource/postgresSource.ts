@@ -1,10 +1,11 @@
 import pg from 'pg';
 import type { DatasetRuntimes } from '../../publish/datasetRuntime';
-import { type PostgresSourceConfig, toPostgresUrl } from '../config';
+import { toPostgresUrl } from '../config';
 import { ConnectorFailure } from '../runtime/retry';
 import type { SourceBatch, SourceReader, SourceRecord } from '../runtime/sourceTask';
 import { readOffsets } from '../runtime/store';
 import type { Pool } from '../../lib/db';
+import type { PostgresSourceConfig } from './config';
 
 /** The source position: the last published row's (timestamp, tiebreaker) as PostgreSQL's own text, so no precision is lost. */
 export interface TablePosition {

@@ -1,12 +1,12 @@
 import { errorMessage } from '../../lib/errors';
 import type { BatchHandlerPayload, IncomingMessage, KafkaConsumer } from '../../lib/kafkaPort';
 import { UndecodableValueError } from '../../schemas/wireFormat';
-import type { FileSinkConfig, SubscriptionSinkConfig } from '../config';
+import type { SinkCommonConfig } from '../config';
 import { sendDeadLetters, sinkDeadLetterMessage } from './deadLetter';
 import { ConnectorFailure, TaskStopped, retrying } from './retry';
 import { type ConnectorTask, retryPolicyOf, type TaskContext } from './task';
 
-export type SinkConfig = FileSinkConfig | SubscriptionSinkConfig;
+export type SinkConfig = SinkCommonConfig;
 
 /** One record as sinks see it: the value decoded to natural JSON (null for a tombstone), with its origin. */
 export interface SinkRecord {

@@ -3,7 +3,7 @@ import type { Principal } from '../../catalog/keys';
 import { authorizePublisher, publishRecords, type PublishOutcome } from '../../publish/pipeline';
 import type { RejectedRecord } from '../../publish/stages';
 import { GovxError, errorMessage } from '../../lib/errors';
-import type { FileSourceConfig, PostgresSourceConfig } from '../config';
+import type { SourceCommonConfig } from '../config';
 import { sendDeadLetters, sourceDeadLetterMessage } from './deadLetter';
 import { ConnectorFailure, TaskStopped, retrying, sleep } from './retry';
 import { writeOffset } from './store';
@@ -50,7 +50,7 @@ export class SourceTask implements ConnectorTask {
   private readonly principal: Principal;
 
   constructor(
-    private readonly ctx: TaskContext<PostgresSourceConfig | FileSourceConfig>,
+    private readonly ctx: TaskContext<SourceCommonConfig>,
     private readonly reader: SourceReader,
   ) {
     this.principal = { department: ctx.owner, role: 'publisher', keyId: `connector:${ctx.name}` };

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Pool, PoolClient } from '../../lib/db';
-import type { ConnectorClass, RawConfig } from '../config';
+import type { RawConfig } from '../config';
+import type { ConnectorClass } from '../plugins';
 
 /** Connector definitions, status and source offsets in govx's PostgreSQL (migration 0006). */
 

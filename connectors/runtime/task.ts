@@ -7,12 +7,12 @@ import type pg from 'pg';
 import type { Pool } from '../../lib/db';
 import { errorMessage } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
-import type { ConnectorConfig } from '../config';
+import type { CommonConfig } from '../config';
 import { recordError } from './store';
 import type { RetryPolicy } from './retry';
 
 /** What a worker hands every task it runs. */
-export interface TaskContext<C extends ConnectorConfig = ConnectorConfig> {
+export interface TaskContext<C extends CommonConfig = CommonConfig> {
   name: string;
   /** the connector's department: a source publishes as this department */
   owner: string;

@@ -12,15 +12,10 @@ import { errorMessage } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
 import { kafkajsPort } from '../../lib/kafkaPort';
 import type { Logger } from '../../lib/logger';
-import { type ConnectorConfig, connectFileRoot, kindOf, runsOnOneWorker, validateConnectorConfig } from '../config';
-import { FileSinkWriter } from '../fileSink/fileSink';
-import { HttpSinkWriter } from '../httpSink/httpSink';
-import { PostgresSinkWriter } from '../postgresSink/postgresSink';
-import { FileSourceReader } from '../fileSource/fileSource';
-import { PostgresSourceReader } from '../postgresSource/postgresSource';
+import { connectFileRoot } from '../fileRoot';
+import { type ConnectorConfig, createTask, kindOf, runsOnOneWorker, validateConnectorConfig } from '../plugins';
 import { TaskStopped, sleep } from './retry';
-import { SinkTask, sinkGroupId } from './sinkTask';
-import { SourceTask } from './sourceTask';
+import { sinkGroupId } from './sinkTask';
 import { addCounts, type ConnectorDefinition, forgetDeadTasks, heartbeat, listConnectors, recordError, removeTask } from './store';
 import { type ConnectorTask, TaskCounters, type TaskContext } from './task';
 
@@ -65,6 +60,11 @@ export class ConnectWorker {
   private loop: Promise<void> | null = null;
 
   private readonly accepts: (def: ConnectorDefinition) => boolean;
+  /**
+   * Generations that failed on this worker. A round that read the definitions before the failure was
+   * recorded would otherwise start the failed generation again; a resume or a new config moves it on.
+   */
+  private readonly failedGenerations = new Map<string, number>();
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -125,6 +125,7 @@ export class ConnectWorker {
   /** One round: converge on the definitions, then report heartbeats and counts. */
   async tick(): Promise<void> {
     const defs = new Map((await listConnectors(this.deps.pool)).filter(this.accepts).map((d) => [d.name, d]));
+    for (const [name, generation] of this.failedGenerations) if (defs.get(name)?.generation !== generation) this.failedGenerations.delete(name);
     const stops: Promise<void>[] = [];
     for (const [name, active] of this.tasks) {
       const def = defs.get(name);
@@ -133,7 +134,7 @@ export class ConnectWorker {
     await Promise.all(stops);
     for (const def of defs.values()) {
       if (this.stopping.signal.aborted) return;
-      if (shouldRun(def) && !this.tasks.has(def.name)) await this.startTask(def).catch((err: unknown) => this.deps.log.warn({ connector: def.name, err: errorMessage(err) }, 'could not start connector'));
+      if (shouldRun(def) && !this.tasks.has(def.name) && this.failedGenerations.get(def.name) !== def.generation) await this.startTask(def).catch((err: unknown) => this.deps.log.warn({ connector: def.name, err: errorMessage(err) }, 'could not start connector'));
     }
     await this.report();
   }
@@ -169,7 +170,7 @@ export class ConnectWorker {
     }
     const controller = new AbortController();
     const counters = new TaskCounters();
-    const ctx: TaskContext = {
+    const ctx: TaskContext<ConnectorConfig> = {
       name: def.name,
       owner: def.owner,
       generation: def.generation,
@@ -189,7 +190,7 @@ export class ConnectWorker {
     };
     // Losing the lock session means another worker may take the source over: stop at once.
     lockClient?.on('error', () => controller.abort());
-    const task = this.createTask(ctx, config);
+    const task = createTask(ctx);
     const active: ActiveTask = { def, controller, task, counters, lockClient, done: Promise.resolve() };
     this.tasks.set(def.name, active);
     active.done = task.run().then(
@@ -198,41 +199,6 @@ export class ConnectWorker {
     );
     await heartbeat(deps.pool, def.name, this.workerId, 'RUNNING', null);
     deps.log.info({ connector: def.name, class: config.connectorClass, generation: def.generation }, 'connector task started');
-  }
-
-  private createTask(ctx: TaskContext, config: ConnectorConfig): ConnectorTask {
-    switch (config.connectorClass) {
-      case 'postgres-source':
-        return new SourceTask({ ...ctx, config }, new PostgresSourceReader(ctx.name, config, ctx.pool, ctx.runtimes));
-      case 'file-source':
-        return new SourceTask({ ...ctx, config }, new FileSourceReader(ctx.name, config, ctx.pool, ctx.runtimes, ctx.fileRoot));
-      case 'file-sink':
-        return new SinkTask({ ...ctx, config }, new FileSinkWriter(config.file, ctx.fileRoot));
-      case 'postgres-sink':
-        return new SinkTask(
-          { ...ctx, config },
-          new PostgresSinkWriter(
-            {
-              connector: ctx.name,
-              connectionUrl: config.connectionUrl,
-              connectionUser: config.connectionUser,
-              connectionPassword: config.connectionPassword,
-              tableNameFormat: config.tableNameFormat,
-              subscription: config.subscription,
-              insertMode: config.insertMode,
-              autoCreate: config.autoCreate,
-              autoEvolve: config.autoEvolve,
-              deleteEnabled: config.deleteEnabled,
-            },
-            ctx.schemas,
-          ),
-        );
-      case 'http-sink':
-        return new SinkTask(
-          { ...ctx, config },
-          new HttpSinkWriter({ connector: ctx.name, url: config.url, hmacSecret: config.hmacSecret, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate }),
-        );
-    }
   }
 
   private async acquireLock(name: string): Promise<pg.Client | null> {
@@ -253,13 +219,19 @@ export class ConnectWorker {
   private async finished(active: ActiveTask, err: unknown): Promise<void> {
     const { deps } = this;
     const name = active.def.name;
+    const failed = Boolean(err) && !(err instanceof TaskStopped) && !active.controller.signal.aborted;
+    if (failed) this.failedGenerations.set(name, active.def.generation);
     if (this.tasks.get(name) === active) this.tasks.delete(name);
     await addCounts(deps.pool, name, active.counters.take()).catch(() => undefined);
     await removeTask(deps.pool, name, this.workerId).catch(() => undefined);
-    if (err && !(err instanceof TaskStopped) && !active.controller.signal.aborted) {
+    if (failed) {
       const message = errorMessage(err);
       deps.log.error({ connector: name, err: message }, 'connector FAILED');
-      await recordError(deps.pool, name, message, active.def.generation).catch((e: unknown) => deps.log.warn({ err: errorMessage(e) }, 'could not record the failure'));
+      await recordError(deps.pool, name, message, active.def.generation).catch((e: unknown) => {
+        // Unrecorded, the failure is not the connector's state: a later round tries it again.
+        this.failedGenerations.delete(name);
+        deps.log.warn({ err: errorMessage(e) }, 'could not record the failure');
+      });
     }
     // Ending the session releases the source's advisory lock, after the task has stopped writing offsets.
     await active.lockClient?.end().catch(() => undefined);

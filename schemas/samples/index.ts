@@ -627,6 +627,101 @@ function criminalRecord(random: SeededRandom, asOf: Date): SampleRecord {
   };
 }
 
+// ---------------------------------------------------------------------------------------------- macro-economy.indicators
+
+type Frequency = 'YEAR' | 'QUARTER' | 'MONTH';
+
+interface Indicator {
+  code: string;
+  name: string;
+  unit: string;
+  frequency: Frequency;
+  /** only released for the whole city */
+  cityOnly: boolean;
+  /** the city's value for a full year (or the level of a rate or index), from which districts take their share */
+  cityValue: readonly [number, number];
+  /** sums over the year (cumulative to date: 1–9月) rather than a level, a rate or an index */
+  cumulative: boolean;
+  decimals: number;
+}
+
+/** Beijing's headline indicators, at roughly their recent magnitudes. */
+const indicators: readonly Indicator[] = [
+  { code: 'GDP', name: '地区生产总值', unit: '亿元', frequency: 'QUARTER', cityOnly: false, cityValue: [44_000, 52_000], cumulative: true, decimals: 1 },
+  { code: 'GDP_GROWTH', name: '地区生产总值增长率', unit: '%', frequency: 'QUARTER', cityOnly: false, cityValue: [4.0, 6.5], cumulative: false, decimals: 1 },
+  { code: 'RETAIL_SALES', name: '社会消费品零售总额', unit: '亿元', frequency: 'MONTH', cityOnly: false, cityValue: [13_000, 15_500], cumulative: true, decimals: 1 },
+  { code: 'FAI_GROWTH', name: '固定资产投资（不含农户）增长率', unit: '%', frequency: 'MONTH', cityOnly: false, cityValue: [-3.0, 8.0], cumulative: false, decimals: 1 },
+  { code: 'BUDGET_REVENUE', name: '一般公共预算收入', unit: '亿元', frequency: 'MONTH', cityOnly: false, cityValue: [5_800, 6_600], cumulative: true, decimals: 2 },
+  { code: 'DISPOSABLE_INCOME_PC', name: '居民人均可支配收入', unit: '元', frequency: 'QUARTER', cityOnly: false, cityValue: [77_000, 90_000], cumulative: true, decimals: 0 },
+  { code: 'RESIDENT_POPULATION', name: '常住人口', unit: '万人', frequency: 'YEAR', cityOnly: false, cityValue: [2_180, 2_190], cumulative: false, decimals: 1 },
+  { code: 'CPI_YOY', name: '居民消费价格指数（上年同月=100）', unit: '上年同月=100', frequency: 'MONTH', cityOnly: true, cityValue: [99.3, 101.8], cumulative: false, decimals: 1 },
+  { code: 'UNEMPLOYMENT_RATE', name: '城镇调查失业率', unit: '%', frequency: 'MONTH', cityOnly: true, cityValue: [3.9, 4.6], cumulative: false, decimals: 1 },
+];
+
+/** Each district's rough share of the city's economy (and of its population, for RESIDENT_POPULATION). */
+const beijingEconomicShare: Readonly<Record<string, readonly [number, number]>> = {
+  '110101': [0.075, 0.044], '110102': [0.125, 0.051], '110105': [0.17, 0.157], '110106': [0.05, 0.092],
+  '110107': [0.02, 0.026], '110108': [0.23, 0.143], '110109': [0.006, 0.018], '110111': [0.02, 0.06],
+  '110112': [0.035, 0.085], '110113': [0.05, 0.065], '110114': [0.035, 0.103], '110115': [0.055, 0.091],
+  '110116': [0.008, 0.02], '110117': [0.006, 0.021], '110118': [0.008, 0.024], '110119': [0.004, 0.016],
+};
+
+const BEIJING = '110000';
+/** How far back sample periods reach: ten years of months and quarters, fifteen years (a few thousand distinct records in all). */
+const PERIODS_BACK: Readonly<Record<Frequency, number>> = { MONTH: 120, QUARTER: 40, YEAR: 15 };
+
+function periodsBefore(frequency: Frequency, asOf: Date, count: number): string[] {
+  const periods: string[] = [];
+  const year = asOf.getUTCFullYear();
+  const month = asOf.getUTCMonth(); // a period is released after it ends
+  for (let i = 1; periods.length < count; i++) {
+    if (frequency === 'YEAR') periods.push(String(year - i));
+    else if (frequency === 'QUARTER') {
+      const q = Math.floor(month / 3) - i;
+      const y = year + Math.floor(q / 4);
+      periods.push(`${y}Q${(((q % 4) + 4) % 4) + 1}`);
+    } else {
+      const m = month - i;
+      const y = year + Math.floor(m / 12);
+      periods.push(`${y}-${String((((m % 12) + 12) % 12) + 1).padStart(2, '0')}`);
+    }
+  }
+  return periods;
+}
+
+/** Share of the year a cumulative value covers by the end of the period (1–9月 of a year: 0.75). */
+function shareOfYear(period: string): number {
+  const quarter = /Q(\d)$/.exec(period);
+  if (quarter) return Number(quarter[1]) / 4;
+  const month = /-(\d{2})$/.exec(period);
+  return month ? Number(month[1]) / 12 : 1;
+}
+
+function macroIndicatorRecord(random: SeededRandom, asOf: Date): SampleRecord {
+  const indicator = random.pick(indicators);
+  const division = indicator.cityOnly || random.chance(0.2) ? BEIJING : random.pick(beijingDistricts).code;
+  const period = random.pick(periodsBefore(indicator.frequency, asOf, PERIODS_BACK[indicator.frequency]));
+  const [economy, population] = division === BEIJING ? [1, 1] : beijingEconomicShare[division]!;
+  let value = random.between(...indicator.cityValue);
+  if (indicator.unit === '亿元') value *= economy;
+  if (indicator.code === 'RESIDENT_POPULATION') value *= population;
+  if (indicator.cumulative) value *= shareOfYear(period);
+  if (indicator.unit === '%' && division !== BEIJING) value += random.between(-1.5, 1.5);
+  const factor = 10 ** indicator.decimals;
+  const released = randomInstant(random, addDays(asOf, -400), asOf);
+  return {
+    record_id: `${indicator.code}-${division}-${period}`,
+    indicator_code: indicator.code,
+    indicator_name: indicator.name,
+    period,
+    division,
+    value: Math.round(value * factor) / factor,
+    unit: indicator.unit,
+    status: random.weighted([['PRELIMINARY', 5], ['REVISED', 2], ['FINAL', 3]]),
+    updated_at: released,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------- entry point
 
 interface SampleDataset {
@@ -639,6 +734,7 @@ const sampleDatasets: Readonly<Record<string, SampleDataset>> = {
   'legal-entity.registry': { key: 'uscc', record: legalEntityRecord },
   'geospatial.buildings': { key: 'feature_id', record: buildingRecord },
   'population.criminal-records': { key: 'record_id', record: criminalRecord },
+  'macro-economy.indicators': { key: 'record_id', record: macroIndicatorRecord },
 };
 
 export const sampleDatasetIds: string[] = Object.keys(sampleDatasets);

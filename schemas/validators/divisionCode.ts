@@ -1,4 +1,8 @@
-/** Administrative division codes (GB/T 2260): the province table and a few real districts for sample data. */
+/**
+ * Administrative division codes (GB/T 2260): the province table, a few real districts for sample data, and
+ * the check of a code against the official list (see divisionRegistry.ts for where that list comes from).
+ */
+import { divisionRegistry } from './divisionRegistry';
 
 /** Province-level divisions (省级行政区), code → name, as in GB/T 2260. */
 export const provinces: Readonly<Record<string, string>> = Object.freeze({
@@ -105,8 +109,17 @@ export function describeType(value: unknown): string {
   return typeof value;
 }
 
-/** GB/T 2260 administrative division code: exactly 6 digits with a real province-level prefix. */
-export function checkDivisionCode(value: unknown): string | null {
+export interface DivisionCheckContext {
+  /** the time the record speaks of: a code abolished before it is refused, one abolished after it is accepted */
+  asOf?: Date;
+}
+
+/**
+ * GB/T 2260 administrative division code: 6 digits naming a province, prefecture or county-level division
+ * that exists, or that existed at `asOf` (divisions are merged and renamed; old records keep their codes).
+ * Without `asOf`, a code that was valid at some time is accepted.
+ */
+export function checkDivisionCode(value: unknown, context: DivisionCheckContext = {}): string | null {
   if (typeof value !== 'string') return `division code must be a string, got ${describeType(value)} (GB/T 2260)`;
   if (!/^[0-9]{6}$/.test(value)) {
     return value.length !== 6
@@ -117,5 +130,22 @@ export function checkDivisionCode(value: unknown): string | null {
   if (!isProvinceCode(prefix)) {
     return `division code ${value} starts with ${prefix}, which is not a province-level code (GB/T 2260)`;
   }
+  const division = divisionRegistry().lookup(value);
+  if (!division) return `division code ${value} is not an administrative division in GB/T 2260`;
+  const year = context.asOf ? chinaYear(context.asOf) : null;
+  if (division.abolishedIn !== null && year !== null && year > division.abolishedIn) {
+    const now = division.successors.map((code) => `${code} ${divisionRegistry().lookup(code)?.name ?? ''}`.trim()).join(', ');
+    return `division code ${value} (${division.fullName}) was abolished in ${division.abolishedIn}${now ? ` (now ${now})` : ''}; a record of ${year} must use the current code (GB/T 2260)`;
+  }
   return null;
+}
+
+const CHINA_OFFSET_MS = 8 * 3_600_000;
+const chinaYear = (at: Date): number => new Date(at.getTime() + CHINA_OFFSET_MS).getUTCFullYear();
+
+/** The division's full name, e.g. 北京市海淀区; abolished divisions say so. null for an unknown code. */
+export function divisionName(code: string): string | null {
+  const division = divisionRegistry().lookup(code);
+  if (!division) return null;
+  return division.abolishedIn === null ? division.fullName : `${division.fullName}（${division.abolishedIn}年撤销）`;
 }

@@ -3,9 +3,16 @@ import { checkCreditCode } from './creditCode';
 import { checkDivisionCode } from './divisionCode';
 import { checkGeoJsonGeometry } from './geojson';
 import { checkIdNumber } from './idNumber';
+import { checkStatisticalPeriod } from './statisticalPeriod';
+
+/** What a check may know about the record beyond the value itself. */
+export interface DomainCheckContext {
+  /** the time the record speaks of, read from the field the schema names with `"govx.asOf"` */
+  asOf?: Date;
+}
 
 /** null when the value is valid, else a message naming the broken rule. */
-export type DomainCheck = (value: unknown) => string | null;
+export type DomainCheck = (value: unknown, context?: DomainCheckContext) => string | null;
 
 export interface DomainCheckDefinition {
   rule: string;
@@ -14,6 +21,8 @@ export interface DomainCheckDefinition {
 }
 
 export const CHECK_ATTRIBUTE = 'govx.check';
+/** names the field whose value is the record's time, for checks whose answer depends on it */
+export const AS_OF_ATTRIBUTE = 'govx.asOf';
 
 export const domainChecks: Record<string, DomainCheckDefinition> = Object.freeze({
   'cn-id-number': {
@@ -28,8 +37,13 @@ export const domainChecks: Record<string, DomainCheckDefinition> = Object.freeze
   },
   'cn-division-code': {
     rule: 'cn-division-code',
-    description: '行政区划代码 (GB/T 2260): 6 digits starting with a province-level code',
+    description: '行政区划代码 (GB/T 2260): a province, prefecture or county-level division on the official list, or one abolished after the record\'s time (`"govx.asOf"`)',
     check: checkDivisionCode,
+  },
+  'stat-period': {
+    rule: 'stat-period',
+    description: '统计期: a year (2025), a quarter (2025Q3) or a month (2025-09)',
+    check: checkStatisticalPeriod,
   },
   'geojson-geometry': {
     rule: 'geojson-geometry',
@@ -44,6 +58,8 @@ export interface FieldCheck {
   check: DomainCheck;
   /** the field's type is a union with null, so a null value is not checked */
   nullable: boolean;
+  /** the field holding the record's time (`"govx.asOf"`), if the schema names one */
+  asOfField?: string;
 }
 
 export interface DomainCheckFailure {
@@ -70,7 +86,10 @@ function fieldCheckOf(field: Record<string, unknown>): FieldCheck | null {
     throw new Error(`field ${name} names unknown domain check "${rule}"; known checks: ${Object.keys(domainChecks).join(', ')}`);
   }
   const nullable = Array.isArray(field.type) && field.type.some(isNullBranch);
-  return { field: name, rule, check: definition.check, nullable };
+  const asOfField = field[AS_OF_ATTRIBUTE];
+  if (asOfField === undefined) return { field: name, rule, check: definition.check, nullable };
+  if (typeof asOfField !== 'string') throw new Error(`field ${name}: "${AS_OF_ATTRIBUTE}" must name the field holding the record's time`);
+  return { field: name, rule, check: definition.check, nullable, asOfField };
 }
 
 /** The domain checks a record schema's top-level fields ask for; throws when a field names an unknown check. */
@@ -94,11 +113,31 @@ export function runDomainChecks(checks: readonly FieldCheck[], record: unknown):
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return [];
   const values = record as Record<string, unknown>;
   const failures: DomainCheckFailure[] = [];
-  for (const { field, rule, check, nullable } of checks) {
+  for (const { field, rule, check, nullable, asOfField } of checks) {
     const value = Object.hasOwn(values, field) ? values[field] : undefined;
     if (value === undefined || (value === null && nullable)) continue;
-    const message = check(value);
+    const asOf = asOfField !== undefined && Object.hasOwn(values, asOfField) ? recordTime(values[asOfField]) : undefined;
+    const message = check(value, asOf ? { asOf } : undefined);
     if (message !== null) failures.push({ path: field, rule, message });
   }
   return failures;
+}
+
+const STATISTICAL_PERIOD = /^(\d{4})(?:-(0[1-9]|1[0-2])|Q([1-4]))?$/;
+
+/**
+ * The start of the time a value names: an ISO 8601 date or timestamp, epoch milliseconds, or a statistical
+ * period (2025, 2025Q3, 2025-09). undefined when it is none of these; the field's own rules report that.
+ */
+export function recordTime(value: unknown): Date | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return new Date(value);
+  if (typeof value !== 'string') return undefined;
+  const period = STATISTICAL_PERIOD.exec(value);
+  if (period) {
+    const month = period[2] ? Number(period[2]) - 1 : period[3] ? (Number(period[3]) - 1) * 3 : 0;
+    return new Date(Date.UTC(Number(period[1]), month, 1));
+  }
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? undefined : at;
 }

@@ -12,3 +12,5 @@ process.env.GOVX_DISTRIBUTOR_GROUP = `govx-distributor-${new URL(state.databaseU
 process.env.GOVX_LOG_LEVEL = process.env.GOVX_LOG_LEVEL ?? 'silent';
 // Test gateways run side by side: each takes a free port for its metrics listener too.
 process.env.GOVX_METRICS_PORT = process.env.GOVX_METRICS_PORT ?? '0';
+// The sharing monitor runs on the real clock; tests that script a history run it themselves (monitoring tests).
+process.env.GOVX_MONITOR_INTERVAL_MS = process.env.GOVX_MONITOR_INTERVAL_MS ?? '0';

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { checkCreditCode } from '../../../schemas/validators/creditCode';
-import { checkDivisionCode, districts, provinces } from '../../../schemas/validators/divisionCode';
+import { checkDivisionCode, districts, divisionName, provinces } from '../../../schemas/validators/divisionCode';
+import { divisionRegistry } from '../../../schemas/validators/divisionRegistry';
+import { abolishedDivisions } from '../../../schemas/validators/divisionChanges';
 import { GEOJSON_LIMITS, checkGeoJsonGeometry } from '../../../schemas/validators/geojson';
 import { checkIdNumber, checkIdNumberAt } from '../../../schemas/validators/idNumber';
 import { domainChecks, domainChecksOf, runDomainChecks } from '../../../schemas/validators';
@@ -192,6 +194,54 @@ describe('administrative division code (GB/T 2260)', () => {
     expect(checkDivisionCode(110108)).toBe('division code must be a string, got number (GB/T 2260)');
   });
 
+  it('rejects well-formed codes that name no division on the official list', () => {
+    expect(checkDivisionCode('119999')).toBe('division code 119999 is not an administrative division in GB/T 2260');
+    expect(checkDivisionCode('110199')).toBe('division code 110199 is not an administrative division in GB/T 2260');
+    expect(checkDivisionCode('110110')).not.toBeNull(); // never assigned
+    // the statistics bureau numbers development zones like counties; they are not administrative divisions
+    expect(checkDivisionCode('130171')).toBe('division code 130171 is not an administrative division in GB/T 2260');
+    // municipalities have no prefecture level: 110100 市辖区 is a statistical placeholder
+    expect(checkDivisionCode('110100')).not.toBeNull();
+  });
+
+  it('accepts province, prefecture and county-level divisions, including cities without counties', () => {
+    for (const code of ['110000', '440100', '441900', '429004', '500101', '659012', '540481', '810000']) {
+      expect(checkDivisionCode(code)).toBeNull();
+    }
+  });
+
+  it('keeps a merged or renamed division valid for records of its time, and only for them', () => {
+    expect(checkDivisionCode('110103')).toBeNull(); // 崇文区: time unknown, it was valid once
+    expect(checkDivisionCode('110103', { asOf: new Date('2009-05-01T00:00:00Z') })).toBeNull();
+    expect(checkDivisionCode('110103', { asOf: new Date('2010-12-31T12:00:00Z') })).toBeNull(); // the year it was merged
+    expect(checkDivisionCode('110103', { asOf: new Date('2024-03-01T00:00:00Z') })).toBe(
+      'division code 110103 (北京市崇文区) was abolished in 2010 (now 110101 东城区); a record of 2024 must use the current code (GB/T 2260)',
+    );
+    expect(checkDivisionCode('330104', { asOf: new Date('2022-01-01T00:00:00Z') })).toMatch(/江干区.*abolished in 2021 \(now 330102 上城区, 330113 临平区\)/);
+    // 2021 in China starts at 16:00 UTC on the last day of 2020
+    expect(checkDivisionCode('330104', { asOf: new Date('2021-12-31T15:59:00Z') })).toBeNull();
+    expect(checkDivisionCode('330104', { asOf: new Date('2021-12-31T16:00:00Z') })).not.toBeNull();
+    expect(checkDivisionCode('110108', { asOf: new Date('2030-01-01T00:00:00Z') })).toBeNull();
+  });
+
+  it('lists every abolished division with successors that exist today', () => {
+    for (const old of abolishedDivisions) {
+      const division = divisionRegistry().lookup(old.code);
+      expect(division).toMatchObject({ abolishedIn: old.abolishedIn, name: old.name });
+      for (const successor of old.successors) expect(divisionRegistry().lookup(successor)?.abolishedIn).toBeNull();
+    }
+  });
+
+  it('names divisions with the levels above them', () => {
+    expect(divisionName('110108')).toBe('北京市海淀区');
+    expect(divisionName('650100')).toBe('新疆维吾尔自治区乌鲁木齐市');
+    expect(divisionName('441900')).toBe('广东省东莞市');
+    expect(divisionName('440106')).toBe('广东省广州市天河区');
+    expect(divisionName('110103')).toBe('北京市崇文区（2010年撤销）');
+    expect(divisionName('119999')).toBeNull();
+    expect(divisionRegistry().size).toBeGreaterThan(3000);
+  });
+
   it('exports the 34 province-level divisions and real, unique district codes', () => {
     expect(Object.keys(provinces)).toHaveLength(34);
     expect(provinces['44']).toBe('广东省');
@@ -352,8 +402,8 @@ describe('GeoJSON geometry (RFC 7946)', () => {
 describe('domain checks registry', () => {
   const residents = JSON.parse(fs.readFileSync(projectPath('schemas', 'population.residents.avsc'), 'utf8')) as object;
 
-  it('offers the four checks, each under its rule name', () => {
-    expect(Object.keys(domainChecks).sort()).toEqual(['cn-division-code', 'cn-id-number', 'cn-uscc', 'geojson-geometry']);
+  it('offers the five checks, each under its rule name', () => {
+    expect(Object.keys(domainChecks).sort()).toEqual(['cn-division-code', 'cn-id-number', 'cn-uscc', 'geojson-geometry', 'stat-period']);
     for (const [key, definition] of Object.entries(domainChecks)) {
       expect(definition.rule).toBe(key);
       expect(definition.description.length).toBeGreaterThan(10);
@@ -412,6 +462,30 @@ describe('domain checks registry', () => {
     ]);
   });
 
+  it('judges a division code at the time the record speaks of, read from the field the schema names', () => {
+    const macro = JSON.parse(fs.readFileSync(projectPath('schemas', 'macro-economy.indicators.avsc'), 'utf8')) as object;
+    const checks = domainChecksOf(macro);
+    expect(checks.find((c) => c.field === 'division')).toMatchObject({ rule: 'cn-division-code', asOfField: 'period' });
+    expect(runDomainChecks(checks, { period: '2009Q4', division: '110103' })).toEqual([]);
+    expect(runDomainChecks(checks, { period: '2011-01', division: '110103' })).toEqual([
+      { path: 'division', rule: 'cn-division-code', message: expect.stringMatching(/^division code 110103 \(北京市崇文区\) was abolished in 2010/) },
+    ]);
+    // a period that is not one leaves the division to be judged without a time, and is reported itself
+    expect(runDomainChecks(checks, { period: '2011-13', division: '110103' })).toEqual([
+      { path: 'period', rule: 'stat-period', message: 'statistical period 2011-13 has no month 13' },
+    ]);
+  });
+
+  it('checks statistical periods: years, quarters and months', () => {
+    const { check } = domainChecks['stat-period']!;
+    for (const ok of ['2025', '2025Q1', '2025Q4', '2025-01', '2025-12']) expect(check(ok)).toBeNull();
+    expect(check('2025Q5')).toBe('statistical period 2025Q5 has no quarter 5');
+    expect(check('2025-00')).toBe('statistical period 2025-00 has no month 00');
+    expect(check('25Q1')).toMatch(/must be a year \(2025\), a quarter \(2025Q3\) or a month \(2025-09\)/);
+    expect(check('1900')).toBe('statistical period 1900 has a year outside 1949–2200');
+    expect(check(2025)).toBe('statistical period must be a string, got number');
+  });
+
   it('leaves missing fields and non-object records to Avro validation', () => {
     const checks = domainChecksOf(residents);
     expect(runDomainChecks(checks, {})).toEqual([]);
@@ -422,7 +496,7 @@ describe('domain checks registry', () => {
   it('refuses a schema that names an unknown check, listing the known ones', () => {
     const schema = (check: unknown) => ({ type: 'record', name: 'R', fields: [{ name: 'x', type: 'string', 'govx.check': check }] });
     expect(() => domainChecksOf(schema('cn-passport'))).toThrow(
-      'field x names unknown domain check "cn-passport"; known checks: cn-id-number, cn-uscc, cn-division-code, geojson-geometry',
+      'field x names unknown domain check "cn-passport"; known checks: cn-id-number, cn-uscc, cn-division-code, stat-period, geojson-geometry',
     );
     expect(() => domainChecksOf(schema('constructor'))).toThrow(/unknown domain check "constructor"/);
     expect(() => domainChecksOf(schema(7))).toThrow(/must be a string/);

@@ -1,0 +1,26 @@
+import { sinkPlugin } from '../plugin';
+import { type PostgresSinkConfig, postgresSinkKeys, validatePostgresSinkConfig } from './config';
+import { PostgresSinkWriter } from './postgresSink';
+
+export const postgresSinkPlugin = sinkPlugin<PostgresSinkConfig>({
+  class: 'postgres-sink',
+  keys: postgresSinkKeys,
+  runsOnOneWorker: false,
+  validateConfig: validatePostgresSinkConfig,
+  writer: ({ name, config, schemas }) =>
+    new PostgresSinkWriter(
+      {
+        connector: name,
+        connectionUrl: config.connectionUrl,
+        connectionUser: config.connectionUser,
+        connectionPassword: config.connectionPassword,
+        tableNameFormat: config.tableNameFormat,
+        subscription: config.subscription,
+        insertMode: config.insertMode,
+        autoCreate: config.autoCreate,
+        autoEvolve: config.autoEvolve,
+        deleteEnabled: config.deleteEnabled,
+      },
+      schemas,
+    ),
+});
