@@ -34,7 +34,8 @@ export interface RunningGateway {
  * Prepares the database (create, migrate, optionally seed the catalog) and serves the gateway, with the
  * distributor unless GOVX_DISTRIBUTOR is off. Each role joins the shutdown sequence as it starts, so it
  * stops in reverse: the HTTP server (readiness turns 503, no new connections, open streams and pulls end,
- * in-flight requests finish), the distributor (after its batches in flight), the producer (flushed), the pool.
+ * in-flight requests finish), the metrics listener, the denial ledger (its last counts audited), the
+ * distributor (after its batches in flight), the producer (flushed), the pool.
  */
 export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean; shutdown?: ShutdownSequence } = {}): Promise<RunningGateway> {
   const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
@@ -87,6 +88,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;
+  let metricsListener: MetricsListener;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -99,6 +101,16 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await shutdown.run('the gateway could not listen');
     throw err;
   }
+  try {
+    metricsListener = await serveMetrics(metrics.registry, { host: config.metricsHost, port: config.metricsPort });
+  } catch (err) {
+    server.close();
+    await shutdown.run('the metrics listener could not listen');
+    throw new Error(`the metrics listener could not bind ${config.metricsHost}:${config.metricsPort} (GOVX_METRICS_PORT): ${(err as Error).message}`, { cause: err });
+  }
+  gateway.denials.start();
+  shutdown.add('denial ledger', () => gateway.denials.stop());
+  shutdown.add('metrics listener', () => metricsListener.close());
   const connections = closeWhenIdle(server);
   shutdown.add('http server', async (finishNow) => {
     accepting = false;
@@ -113,16 +125,6 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
       finishNow.removeEventListener('abort', cut);
     }
   });
-  let metricsListener: MetricsListener;
-  try {
-    metricsListener = await serveMetrics(metrics.registry, { host: config.metricsHost, port: config.metricsPort });
-  } catch (err) {
-    await shutdown.run('the metrics listener could not listen');
-    throw new Error(`the metrics listener could not bind ${config.metricsHost}:${config.metricsPort} (GOVX_METRICS_PORT): ${(err as Error).message}`, { cause: err });
-  }
-  shutdown.add('metrics listener', () => metricsListener.close());
-  gateway.denials.start();
-  shutdown.add('denial ledger', () => gateway.denials.stop());
   const listening = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${listening}`;
   log.info({ url, metrics: metricsListener.url }, 'gateway listening');

@@ -20,7 +20,7 @@ import type { Pool } from '../lib/db';
 import { acquireDeliveryLease, type DeliveryKind, type DeliveryLease, releaseDeliveryLease, renewDeliveryLease } from '../catalog/deliveryLeases';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { decodeCursor, encodeCursor, type Positions, type ShareDelivery } from './httpDelivery';
+import { decodeCursor, encodeCursor, type Positions, type ShareDelivery, type ShareReader } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
 
@@ -147,8 +147,13 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const resumeFrom = req.get('last-event-id') ?? (typeof req.query.cursor === 'string' ? req.query.cursor : undefined);
     const from = resumeFrom !== undefined ? decodeCursor(resumeFrom) : await httpCursorOf(deps.pool, sub.id);
     const lease = await leaseOrRefuse(principal, sub, 'stream', STREAM_LEASE_MS);
-
-    const reader = deps.delivery.reader(sub);
+    let reader: ShareReader;
+    try {
+      reader = deps.delivery.reader(sub);
+    } catch (err) {
+      await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
+      throw err;
+    }
     res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     res.write(': govx share stream\n\n');

@@ -53,7 +53,6 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
   };
 }
 
-
 export async function httpJson(
   url: string,
   init: { method?: string; key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},

@@ -1,5 +1,5 @@
-import { confluentErrorOf, RegistryError, registryErrors } from '../../../gateway/middleware/confluentErrors';
-import { ConflictError, ForbiddenError, GovxError, InputError, UnauthenticatedError, UnavailableError } from '../../../lib/errors';
+import { confluentErrorOf, RegistryError, registryErrors } from '../../../../gateway/middleware/confluentErrors';
+import { ConflictError, ForbiddenError, GovxError, InputError, UnauthenticatedError, UnavailableError } from '../../../../lib/errors';
 
 describe('confluentErrorOf', () => {
   it('keeps a registry error as Confluent code and status', () => {

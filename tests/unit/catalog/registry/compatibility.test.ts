@@ -1,5 +1,5 @@
 import * as avro from 'avsc';
-import type { AvroSchema, JsonValue } from '../../../catalog/registry/canonical';
+import type { AvroSchema, JsonValue } from '../../../../catalog/registry/canonical';
 import {
   checkCompatibility,
   compatibilityLevels,
@@ -8,7 +8,7 @@ import {
   MAX_FINDINGS,
   readerCanRead,
   type CompatibilityLevel,
-} from '../../../catalog/registry/compatibility';
+} from '../../../../catalog/registry/compatibility';
 
 type Field = { name: string; type: JsonValue; default?: JsonValue; aliases?: string[]; doc?: string };
 

@@ -7,7 +7,7 @@ import {
   fingerprintOf,
   parseAvroSchema,
   type AvroSchema,
-} from '../../../catalog/registry/canonical';
+} from '../../../../catalog/registry/canonical';
 
 const canonicalOf = (text: string): string => canonicalSchemaString(parseAvroSchema(text).schema);
 

@@ -1,5 +1,5 @@
-import { DepartmentRateLimiter, TokenBucket } from '../../../gateway/middleware/rateLimit';
-import { GovxError } from '../../../lib/errors';
+import { DepartmentRateLimiter, TokenBucket } from '../../../../gateway/middleware/rateLimit';
+import { GovxError } from '../../../../lib/errors';
 
 describe('TokenBucket', () => {
   it('admits a burst, then asks the caller to wait until tokens have refilled', () => {
