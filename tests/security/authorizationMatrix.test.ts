@@ -103,7 +103,35 @@ async function foreign(values: string[], sql: string): Promise<number> {
   return rows[0]!.n;
 }
 
+/** An alert webhook of `department`, set by an administrator (setting it again is harmless). */
+async function webhookOf(department: string): Promise<Built> {
+  const res = await httpJson(`${stack.url}/v1/departments/${department}/webhook`, {
+    method: 'PUT',
+    key: admin(),
+    body: { url: 'https://alerts.example.test/govx', secret: 'matrix-webhook-secret-0123456789' },
+  });
+  if (res.status !== 200) throw new Error(`webhook fixture: ${res.status} ${JSON.stringify(res.body)}`);
+  return { params: { department } };
+}
+
+/** reports and alerts: administrators and stewards (a steward's own department only), nobody else */
+const staffOnly: Cells = { publisher: [403, 403], consumer: [403, 403], steward: ['ok', 'ok'], admin: ['ok', 'ok'] };
+/** a department's alert webhook: its stewards and administrators; to everyone else it does not exist */
+const webhookCells: Cells = { publisher: [404, 404], consumer: [404, 404], steward: ['ok', 404], admin: ['ok', 'ok'] };
+
 const cases: Record<string, Case> = {
+  sharingReport: {
+    cells: { publisher: [403, 403], consumer: [403, 403], steward: ['ok', 403], admin: ['ok', 'ok'] },
+    build: async (d) => ({ query: `quarter=2026Q4&department=${d}` }),
+  },
+  replyDeadlines: { cells: staffOnly, build: async () => ({}) },
+  listAlerts: { cells: staffOnly, build: async () => ({ query: 'limit=5' }) },
+  getAlertWebhook: { cells: webhookCells, build: async (d) => webhookOf(d) },
+  setAlertWebhook: {
+    cells: webhookCells,
+    build: async (d) => ({ params: { department: d }, body: { url: 'https://alerts.example.test/govx', secret: 'matrix-webhook-secret-0123456789' } }),
+  },
+  deleteAlertWebhook: { cells: webhookCells, build: async (d) => webhookOf(d) },
   listDatasets: { cells: everyone, build: async (d) => ({ query: `owner=${d}` }) },
   createDataset: {
     cells: adminsOnly,
