@@ -131,7 +131,7 @@ function newestMtime(dir: string): number {
 /** Crash tests run a worker as a real process (SIGKILL cannot be simulated in-process); it runs from dist/, built if stale. */
 export function ensureBuilt(): void {
   const built = path.join(projectRoot, 'dist', 'connectors', 'runtime', 'worker.js');
-  const sources = Math.max(...['lib', 'catalog', 'schemas', 'publish', 'distributor', 'gateway', 'connectors'].map((d) => newestMtime(path.join(projectRoot, d))));
+  const sources = Math.max(...['lib', 'catalog', 'schemas', 'publish', 'distributor', 'gateway', 'connectors', 'reports', 'monitoring', 'cli'].map((d) => newestMtime(path.join(projectRoot, d))));
   if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= sources) return;
   execFileSync(process.execPath, [path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(projectRoot, 'tsconfig.build.json')], {
     stdio: 'inherit',
