@@ -17,6 +17,9 @@ import { recordDenials, routeLabel } from './middleware/denials';
 import { checkRequestText } from './middleware/textHygiene';
 import { DenialLedger } from '../catalog/denials';
 import { keyRouter } from './keyRoutes';
+import { kafkaCredentialRouter } from './kafkaCredentialRoutes';
+import type { KafkaAccess } from '../catalog/kafkaAccess';
+import type { ScramCredentialStore } from '../lib/scramCredentials';
 import { AuditGroupCommit } from '../publish/auditGroupCommit';
 import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { IdempotencyStore } from './idempotency';
@@ -39,6 +42,8 @@ export interface AppDeps {
   isAccepting?: () => boolean;
   /** For subscriptions: share topics, the dataset topic's end offsets, and HTTP delivery. */
   kafka: { port: KafkaPort; topics: SubscriptionKafka };
+  /** Departments' Kafka credentials (set at the broker) and the ACLs that follow them. */
+  kafkaAccess: { scram: ScramCredentialStore; access: KafkaAccess };
   /** The process's registry-backed schema cache (publish runtimes, HTTP delivery). */
   schemas: SchemaCache;
   /** Working days for reply deadlines and reports; read from the configuration when absent. */
@@ -123,6 +128,15 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.use(keyRouter({ pool: deps.pool }));
+  app.use(
+    kafkaCredentialRouter({
+      pool: deps.pool,
+      scram: deps.kafkaAccess.scram,
+      access: deps.kafkaAccess.access,
+      bootstrapServers: deps.config.kafkaDepartmentBrokers,
+      log: deps.log,
+    }),
+  );
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(reportRouter({ pool: deps.pool, config: deps.config, calendar: deps.calendar ?? loadWorkingCalendar(deps.config.workdayCalendarFile) }));
   app.use(notFoundRoute);

@@ -13,7 +13,11 @@ import { KafkaExchange } from '../lib/kafkaExchange';
 import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
 import { SchemaCache } from '../catalog/registry/schemaCache';
-import type { SubscriptionKafka } from '../catalog/subscriptions';
+import { onSubscriptionTransition, type SubscriptionKafka } from '../catalog/subscriptions';
+import { KafkaAccess, KafkaAclReconciler } from '../catalog/kafkaAccess';
+import { kafkajsAclAdmin } from '../lib/kafkaAcls';
+import { BrokerScramCredentials } from '../lib/scramCredentials';
+import { errorMessage } from '../lib/errors';
 import { SharingMonitor } from '../monitoring/sharingMonitor';
 import { loadWorkingCalendar } from '../reports/workingCalendar';
 
@@ -53,7 +57,8 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     throw err;
   }
   shutdown.add('database pool', () => pool.end());
-  const kafka = kafkajsPort(createKafka(config, log, 'gateway'));
+  const kafkaClient = createKafka(config, log, 'gateway');
+  const kafka = kafkajsPort(kafkaClient);
   const exchange = new KafkaExchange(
     kafka,
     {
@@ -68,6 +73,26 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   shutdown.add('kafka producer', () => exchange.close());
   const schemas = new SchemaCache(pool);
   const metrics = new GatewayMetrics();
+  // Department principals' ACLs follow the catalog: at every subscription transition in this process, and
+  // by reconciliation at start-up and every GOVX_KAFKA_ACL_RECONCILE_MS (catalog/kafkaAccess.ts).
+  const aclAdmin = kafkajsAclAdmin(kafkaClient);
+  const access = new KafkaAccess({ pool, acls: aclAdmin, log: log.child({ component: 'kafka-access' }) });
+  const scram = new BrokerScramCredentials(config, log.child({ component: 'scram-credentials' }));
+  shutdown.add('kafka access', async () => {
+    await scram.close();
+    await aclAdmin.close();
+  });
+  const stopFollowing = onSubscriptionTransition(async ({ consumer, subscription, to }) => {
+    await access.syncDepartment(consumer, `subscription ${subscription} ${to}`).catch((err: unknown) => {
+      log.warn({ subscription, consumer, to, err: errorMessage(err) }, 'kafka ACLs not converged now; the reconciler will');
+    });
+  });
+  const reconciler = new KafkaAclReconciler(access, config.kafkaAclReconcileMs, log.child({ component: 'kafka-acl-reconciler' }));
+  reconciler.start();
+  shutdown.add('kafka ACL reconciler', async () => {
+    stopFollowing();
+    await reconciler.stop();
+  });
   if (config.distributor) {
     const distributor = new ShareDistributor(
       { kafka: kafkajsPort(createKafka(config, log, 'distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
@@ -81,7 +106,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     ensureTopic: (topic) => exchange.ensureTopic(topic),
     endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, calendar });
+  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, kafkaAccess: { scram, access }, calendar });
   const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
   monitor.start();
   shutdown.add('sharing monitor', () => monitor.stop());
