@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Kafka } from 'kafkajs';
 import type { AddressInfo, Socket } from 'node:net';
 import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
 import { migrate } from '../catalog/migrate';
@@ -41,7 +42,17 @@ export interface RunningGateway {
  * in-flight requests finish), the metrics listener, the denial ledger (its last counts audited), the
  * distributor (after its batches in flight), the producer (flushed), the pool.
  */
-export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean; shutdown?: ShutdownSequence } = {}): Promise<RunningGateway> {
+export async function startGateway(
+  config: GovxConfig,
+  log: Logger,
+  opts: {
+    seed?: boolean;
+    shutdown?: ShutdownSequence;
+    /** Builds the Kafka clients (default: createKafka, TLS + SASL as configured); the benchmarks' plaintext comparison arm passes its own. */
+    kafkaClient?: (clientSuffix: string) => Kafka;
+  } = {},
+): Promise<RunningGateway> {
+  const kafkaClient = opts.kafkaClient ?? ((suffix: string) => createKafka(config, log, suffix));
   const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
   const calendar = loadWorkingCalendar(config.workdayCalendarFile);
   await ensureDatabase(config.databaseUrl, log);
@@ -50,15 +61,15 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await migrate(pool, log);
     if (opts.seed) {
       const results = await applyCatalog(pool, readCatalogFile(seedCatalogFile), { actor: 'info-office' });
-      for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes }, 'seed catalog');
+      for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes.length }, `seed catalog: ${r.id} ${r.action}`);
     }
   } catch (err) {
     await pool.end();
     throw err;
   }
   shutdown.add('database pool', () => pool.end());
-  const kafkaClient = createKafka(config, log, 'gateway');
-  const kafka = kafkajsPort(kafkaClient);
+  const gatewayKafka = kafkaClient('gateway');
+  const kafka = kafkajsPort(gatewayKafka);
   const exchange = new KafkaExchange(
     kafka,
     {
@@ -75,7 +86,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const metrics = new GatewayMetrics();
   // Department principals' ACLs follow the catalog: at every subscription transition in this process, and
   // by reconciliation at start-up and every GOVX_KAFKA_ACL_RECONCILE_MS (catalog/kafkaAccess.ts).
-  const aclAdmin = kafkajsAclAdmin(kafkaClient);
+  const aclAdmin = kafkajsAclAdmin(gatewayKafka);
   const access = new KafkaAccess({ pool, acls: aclAdmin, log: log.child({ component: 'kafka-access' }) });
   const scram = new BrokerScramCredentials(config, log.child({ component: 'scram-credentials' }));
   shutdown.add('kafka access', async () => {
@@ -95,7 +106,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   });
   if (config.distributor) {
     const distributor = new ShareDistributor(
-      { kafka: kafkajsPort(createKafka(config, log, 'distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
+      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
       { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions },
     );
     distributor.start();
