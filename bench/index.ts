@@ -1,6 +1,6 @@
 import { benchConnectors } from './connectors';
 import { formatDistributeTable, runDistributeBench } from './distribute';
-import { runPublishBench } from './publish';
+import { formatPublishTable, runPublishBench } from './publish';
 import { benchSink } from './sink';
 
 const print = (line: string): void => {
@@ -9,7 +9,11 @@ const print = (line: string): void => {
 
 /** `npm run bench -- <name>`: benchmarks that compare govx with a raw baseline on the same broker, in one run. */
 const benches: Record<string, (args: string[]) => Promise<void>> = {
-  publish: runPublishBench,
+  publish: async () => {
+    const result = await runPublishBench();
+    print(JSON.stringify(result, null, 2));
+    print(formatPublishTable(result));
+  },
   /** the distributor with 1, 5 and 20 live subscriptions against a raw consume-and-produce copy */
   distribute: async (args) => {
     const records = args[0] ? Number(args[0]) : undefined;

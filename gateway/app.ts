@@ -29,6 +29,7 @@ import type { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
 import type { KafkaPort } from '../lib/kafkaPort';
 import { ShareDelivery } from './httpDelivery';
+import { skippedRecordReporter } from './skippedRecords';
 import { registryRouter } from './registryRoutes';
 import { reportRouter } from './reportRoutes';
 import { loadWorkingCalendar, type WorkingCalendar } from '../reports/workingCalendar';
@@ -76,7 +77,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('etag', false);
   app.set('query parser', 'simple');
   const runtimes = new DatasetRuntimes(deps.pool, deps.schemas);
-  const delivery = new ShareDelivery(deps.kafka.port, deps.schemas);
+  const delivery = new ShareDelivery(deps.kafka.port, deps.schemas, skippedRecordReporter(deps));
   const keys = new KeyAuthenticator(deps.pool, {
     requestsPerSec: deps.config.rateLimitKeyRequestsPerSec,
     onLimited: (p) => deps.metrics.rateLimited.inc({ department: p.department, limit: 'key-requests' }),

@@ -205,7 +205,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const lease = await leaseOrRefuse(principal, sub, 'stream', STREAM_LEASE_MS);
     let reader: ShareReader;
     try {
-      reader = deps.delivery.reader(sub);
+      reader = deps.delivery.reader(sub, 'sse');
     } catch (err) {
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
       throw err;
@@ -240,6 +240,10 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     req.on('close', () => void close());
     // the gateway is shutting down: the consumer resumes elsewhere from the last event id it received
     void reader.ended.then(() => close('the gateway is shutting down; reconnect with Last-Event-ID to resume'));
+    // A skipped (undecodable) record moves the event id on, so a reconnect does not meet it again.
+    reader.onPositions = (next) => {
+      if (!closed) res.write(`id: ${encodeCursor(next)}\nevent: skipped\ndata: {}\n\n`);
+    };
     try {
       await reader.start(from, (record, next) => {
         if (closed) return false;
