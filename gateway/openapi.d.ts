@@ -1474,7 +1474,7 @@ export interface operations {
                 department?: string;
                 /** @description e.g. publish.batch */
                 action?: string;
-                /** @description e.g. dataset:population.residents */
+                /** @description e.g. dataset:population.residents or subscription:sub-… */
                 target?: string;
                 outcome?: "success" | "denied" | "failure";
                 limit?: number;

@@ -57,7 +57,7 @@ export async function startGateway(
     await migrate(pool, log);
     if (opts.seed) {
       const results = await applyCatalog(pool, readCatalogFile(seedCatalogFile), { actor: 'info-office' });
-      for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes }, 'seed catalog');
+      for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes.length }, `seed catalog: ${r.id} ${r.action}`);
     }
   } catch (err) {
     await pool.end();

@@ -27,6 +27,7 @@ export interface GovxConfig {
   readonly topicReplicationFactor: number;
   readonly kafkaRequestTimeoutMs: number;
   readonly logLevel: string;
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly maxBodyBytes: number;
   readonly maxRecordsPerRequest: number;
   readonly shutdownTimeoutMs: number;
@@ -229,6 +230,12 @@ export const settings = {
     description: 'pino log level',
     default: 'info',
     parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+  logFormat: {
+    env: 'GOVX_LOG_FORMAT',
+    description: 'log lines as JSON, pretty for people, or auto (pretty when stdout is a terminal)',
+    default: 'auto',
+    parse: oneOf('auto', 'json', 'pretty'),
   },
   maxBodyBytes: { env: 'GOVX_MAX_BODY_BYTES', description: 'largest request body accepted', default: '16mb', parse: byteSize },
   maxRecordsPerRequest: {
