@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Kafka, Message, Producer } from 'kafkajs';
+import pg from 'pg';
 import { getSubjectVersion } from '../catalog/registry/store';
 import { authenticateKey, createApiKey } from '../catalog/keys';
 import { encodeWireFormat } from '../schemas/wireFormat';
@@ -58,6 +59,10 @@ export interface PublishBenchOptions {
   plaintext?: boolean;
   /** run Kafka's Java producer arms */
   java?: boolean;
+  /** try three batch.size/linger.ms settings in the warm-up (default) or take 256 KiB / 10 ms */
+  javaTune?: boolean;
+  /** fewest records of a Java producer run (default 20 000) */
+  javaMinRecords?: number;
   /** gateway processes behind the port (`govx serve --workers N`) for the govx arms */
   gatewayWorkers?: number;
   /** measure the per-key limit statement on its own */
@@ -365,6 +370,8 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
   const loadBefore = loadAverage();
   const config = loadConfig();
   const suffix = crypto.randomBytes(4).toString('hex');
+  // databases of the run's own (the gateways create and migrate them), dropped at the end
+  const databases = [`govx_bench_${suffix}`, `govx_bench_${suffix}_plain`];
   const dbUrl = (name: string) => {
     const u = new URL(config.databaseUrl);
     u.pathname = `/${name}`;
@@ -406,15 +413,15 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
   const javaTopic = `govx.bench.java-${suffix}`;
   const topicsOn = new Map<Kafka, string[]>();
   try {
-    const a = await gatewayEnv('govx_bench', true);
-    log(`starting gateways (database govx_bench, brokers ${config.kafkaBrokers.join(',')}${workers > 1 ? `, ${workers} workers each` : ''})`);
+    const a = await gatewayEnv(databases[0]!, true);
+    log(`starting gateways (database ${databases[0]}, brokers ${config.kafkaBrokers.join(',')}${workers > 1 ? `, ${workers} workers each` : ''})`);
     gwLimits = await startGateway(govxCommand(true), a.env, a.port, a.metricsPort);
-    const b = await gatewayEnv('govx_bench', false);
+    const b = await gatewayEnv(databases[0]!, false);
     gwNoLimits = await startGateway(govxCommand(false), b.env, b.port, b.metricsPort);
     if (o.plaintext) {
       log('starting a throw-away PLAINTEXT broker on loopback and a gateway on it (the TLS + ACL cost arms)');
       plain = await startPlainBroker();
-      const c = await gatewayEnv('govx_bench_plain', true);
+      const c = await gatewayEnv(databases[1]!, true);
       gwPlain = await startGateway([projectPath('dist', 'bench', 'plainGateway.js')], { ...c.env, GOVX_BENCH_PLAIN_BOOTSTRAP: plain.bootstrap }, c.port, c.metricsPort);
     }
 
@@ -518,7 +525,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
       describe: `org.apache.kafka.tools.ProducerPerformance, ${recordSize}-byte records, acks=all, idempotent, tuned batch.size/linger.ms`,
       run: async (ms) => {
         // about a round's worth of records at the rate seen so far (the JVM's start-up is outside its own timing)
-        const n = Math.max(20_000, Math.round(((javaTuned.recordsPerSec || 20_000) * ms) / 1000));
+        const n = Math.max(o.javaMinRecords ?? 20_000, Math.round(((javaTuned.recordsPerSec || 20_000) * ms) / 1000));
         const broker0 = processCpuSeconds(brokerPidOf());
         const r = await javaProducer({ topic: javaTopic, records: n, recordSize, bootstrap, clientConfig, batchSize: javaTuned.batchSize, lingerMs: javaTuned.lingerMs });
         return { records: r.records, seconds: round2(r.records / r.recordsPerSec), recordsPerSec: r.recordsPerSec, cpuSeconds: r.cpuSeconds, brokerCpuSeconds: round2(processCpuSeconds(brokerPidOf()) - broker0) };
@@ -545,7 +552,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
       if (r.recordsPerSec > bestWarmRate) [bestWarm, bestWarmRate] = [arm, r.recordsPerSec];
     }
     const arms: Arm[] = [govx, govxNoLimits, ...rawCandidates];
-    if (o.java) {
+    if (o.java && o.javaTune !== false) {
       const tried: Array<{ batchSize: number; lingerMs: number; recordsPerSec: number }> = [];
       for (const [batchSize, lingerMs] of [[16384, 5], [131072, 10], [524288, 20]] as const) {
         const r = await javaProducer({ topic: javaTopic, records: 30_000, recordSize, bootstrap: config.kafkaBrokers[0]!, clientConfig: securedClientConfig(), batchSize, lingerMs });
@@ -553,8 +560,8 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
       }
       javaTuned = tried.reduce((best, t) => (t.recordsPerSec > best.recordsPerSec ? t : best));
       log(`Java producer settings tried: ${tried.map((t) => `batch.size=${t.batchSize} linger.ms=${t.lingerMs}: ${t.recordsPerSec}/s`).join('; ')}`);
-      arms.push(javaArm(config.kafkaBrokers[0]!, securedClientConfig(), securedPid, 'secured'));
     }
+    if (o.java) arms.push(javaArm(config.kafkaBrokers[0]!, securedClientConfig(), securedPid, 'secured'));
     if (plain && gwPlain && plainPrep) {
       const [senders, perRequest] = /(\d+)×(\d+)/.exec(bestWarm.name)!.slice(1).map(Number) as [number, number];
       const govxPlain = govxArm('govx HTTP (PLAINTEXT broker)', gwPlain, plainPrep.publisherKey, plainPid, 'the same gateway code with its Kafka clients on the PLAINTEXT broker', 'plaintext');
@@ -681,6 +688,10 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
     await stopGateway(gwNoLimits);
     await stopGateway(gwPlain);
     await plain?.stop();
+    const server = new pg.Client({ connectionString: dbUrl('postgres') });
+    await server.connect().catch(() => undefined);
+    for (const d of databases) await server.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`).catch(() => undefined);
+    await server.end().catch(() => undefined);
   }
 }
 

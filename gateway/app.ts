@@ -9,7 +9,10 @@ import type { KafkaExchange } from '../lib/kafkaExchange';
 import { healthRouter } from './health';
 import { loadOpenApiDocument, openApiRouter, requestValidation } from './apiSpec';
 import type { GatewayMetrics } from '../lib/metrics';
-import { KeyAuthenticator, authenticate } from './middleware/auth';
+import { KeyAuthenticator, authenticate, sessionLookup } from './middleware/auth';
+import { consoleRouter } from './consoleRoutes';
+import { departmentRouter } from './departmentRoutes';
+import { publicSessionRouter, sessionRouter } from './sessionRoutes';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
@@ -95,7 +98,9 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
   app.use(checkRequestText);
   app.use(openApiRouter(openApi));
-  app.use('/v1', authenticate(keys));
+  app.use(consoleRouter());
+  app.use(publicSessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
+  app.use('/v1', authenticate(keys, sessionLookup(deps.pool, deps.config.sessionIdleMinutes)));
   app.use(
     publishRouter({
       ...deps,
@@ -138,6 +143,8 @@ export function createApp(deps: AppDeps): GatewayApp {
       log: deps.log,
     }),
   );
+  app.use(sessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
+  app.use(departmentRouter({ pool: deps.pool }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(reportRouter({ pool: deps.pool, config: deps.config, calendar: deps.calendar ?? loadWorkingCalendar(deps.config.workdayCalendarFile) }));
   app.use(notFoundRoute);
