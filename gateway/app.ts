@@ -9,7 +9,10 @@ import type { KafkaExchange } from '../lib/kafkaExchange';
 import { healthRouter } from './health';
 import { loadOpenApiDocument, openApiRouter, requestValidation } from './apiSpec';
 import type { GatewayMetrics } from '../lib/metrics';
-import { KeyAuthenticator, authenticate } from './middleware/auth';
+import { KeyAuthenticator, authenticate, sessionLookup } from './middleware/auth';
+import { consoleRouter } from './consoleRoutes';
+import { departmentRouter } from './departmentRoutes';
+import { publicSessionRouter, sessionRouter } from './sessionRoutes';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
@@ -17,6 +20,9 @@ import { recordDenials, routeLabel } from './middleware/denials';
 import { checkRequestText } from './middleware/textHygiene';
 import { DenialLedger } from '../catalog/denials';
 import { keyRouter } from './keyRoutes';
+import { kafkaCredentialRouter } from './kafkaCredentialRoutes';
+import type { KafkaAccess } from '../catalog/kafkaAccess';
+import type { ScramCredentialStore } from '../lib/scramCredentials';
 import { AuditGroupCommit } from '../publish/auditGroupCommit';
 import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { IdempotencyStore } from './idempotency';
@@ -40,6 +46,8 @@ export interface AppDeps {
   isAccepting?: () => boolean;
   /** For subscriptions: share topics, the dataset topic's end offsets, and HTTP delivery. */
   kafka: { port: KafkaPort; topics: SubscriptionKafka };
+  /** Departments' Kafka credentials (set at the broker) and the ACLs that follow them. */
+  kafkaAccess: { scram: ScramCredentialStore; access: KafkaAccess };
   /** The process's registry-backed schema cache (publish runtimes, HTTP delivery). */
   schemas: SchemaCache;
   /** Working days for reply deadlines and reports; read from the configuration when absent. */
@@ -90,7 +98,9 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
   app.use(checkRequestText);
   app.use(openApiRouter(openApi));
-  app.use('/v1', authenticate(keys));
+  app.use(consoleRouter());
+  app.use(publicSessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
+  app.use('/v1', authenticate(keys, sessionLookup(deps.pool, deps.config.sessionIdleMinutes)));
   app.use(
     publishRouter({
       ...deps,
@@ -124,6 +134,17 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.use(keyRouter({ pool: deps.pool }));
+  app.use(
+    kafkaCredentialRouter({
+      pool: deps.pool,
+      scram: deps.kafkaAccess.scram,
+      access: deps.kafkaAccess.access,
+      bootstrapServers: deps.config.kafkaDepartmentBrokers,
+      log: deps.log,
+    }),
+  );
+  app.use(sessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
+  app.use(departmentRouter({ pool: deps.pool }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(reportRouter({ pool: deps.pool, config: deps.config, calendar: deps.calendar ?? loadWorkingCalendar(deps.config.workdayCalendarFile) }));
   app.use(notFoundRoute);
