@@ -8,6 +8,7 @@ import { getSubjectVersion } from '../catalog/registry/store';
 import { approveSubscription, requestSubscription, type SubscriptionKafka } from '../catalog/subscriptions';
 import { loadConfig } from '../lib/config';
 import { createKafka } from '../lib/kafka';
+import { openKeyring } from '../lib/keyring';
 import { kafkajsPort, topicEndOffsets } from '../lib/kafkaPort';
 import { createPool, ensureDatabase, type Pool } from '../lib/db';
 import { createLogger } from '../lib/logger';
@@ -155,7 +156,7 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
 
       const rawSeconds = await rawCopy(kafka, datasetTopic(id), `bench.copy.${run}.${fanout}`, records);
 
-      const distributor = new ShareDistributor({ kafka: kafkajsPort(kafka), pool, log }, { refreshMs: 200, groupPrefix: `bench-distributor-${run}` });
+      const distributor = new ShareDistributor({ kafka: kafkajsPort(kafka), pool, log, keys: openKeyring(config) }, { refreshMs: 200, groupPrefix: `bench-distributor-${run}` });
       const started = process.hrtime.bigint();
       distributor.start();
       await waitFor(kafka, shareTopics, records * fanout, 600_000);
