@@ -16,6 +16,7 @@ import { generateSample, sampleDatasetIds } from '../schemas/samples';
 import { verifyAuditChain } from '../catalog/audit';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { publishFile } from './publish';
+import { kafkaCredentialsCommand } from './kafkaCredentials';
 import { writeSharingReport, type ReportFormat } from './report';
 
 /** Runs `fn` with a migrated database pool, closing it afterwards. */
@@ -38,7 +39,7 @@ const out = (line: string): void => {
 
 async function serve(opts: { services: boolean; seed: boolean }): Promise<void> {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, 'govx', config.logFormat);
   if (opts.services) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
   const shutdown = new ShutdownSequence(log, config.shutdownTimeoutMs);
   // a signal while starting stops what has started so far
@@ -70,7 +71,7 @@ export function buildProgram(): Command {
     .description('run a connect worker: it runs the connectors defined over /v1/connectors, sharing them with other workers, until Ctrl-C')
     .action(async () => {
       const config = loadConfig();
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, 'govx', config.logFormat);
       const shutdown = new ShutdownSequence(log, config.shutdownTimeoutMs);
       exitAfterShutdown(shutdown, log);
       const worker = await ConnectWorker.start(config, log);
@@ -139,6 +140,8 @@ export function buildProgram(): Command {
       if (o.json) out(JSON.stringify(created));
       else out(`rotated ${created.replaces} to ${created.role} key ${created.id} for ${created.department}; ${created.replaces} is revoked. The new secret is shown only now:\n${created.key}`);
     });
+
+  program.addCommand(kafkaCredentialsCommand(withDatabase));
 
   program
     .command('sample <dataset>')

@@ -1,11 +1,16 @@
 import type { SchemaCache } from '../catalog/registry/schemaCache';
-import { Masker, type MaskingKeys } from '../catalog/sharingPolicy';
+import { type GrantedField, Masker, type MaskingKeys } from '../catalog/sharingPolicy';
 import type { Subscription } from '../catalog/subscriptions';
 import type { IncomingMessage, KafkaHeaders, OutgoingMessage } from '../lib/kafkaPort';
 import { encodeWireFormat } from '../schemas/wireFormat';
 
 /** Header names carried from the dataset record onto every share record. */
 const PROVENANCE = ['govx-dataset', 'govx-publisher', 'govx-trace-id', 'govx-published-at'] as const;
+
+/** The granted fields of one decoded record, each masked as granted: what a consumer receives (and what a preview shows). */
+export function projectValue(masker: Masker, granted: readonly GrantedField[], decoded: Record<string, unknown>): Record<string, unknown> {
+  return masker.project(granted, decoded);
+}
 
 /**
  * Turns one decoded dataset record into what one subscription may see: keep the granted fields, mask what
@@ -45,7 +50,7 @@ export class ShareProjector {
     }
     if (decoded === null) return { key, value: null, headers };
 
-    const projected = masker.project(granted, decoded);
+    const projected = projectValue(masker, granted, decoded);
     const derivedId = sub.derivedSchemaId!;
     const { type } = await this.schemas.get(derivedId);
     headers['govx-schema-id'] = String(derivedId);

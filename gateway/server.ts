@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Kafka } from 'kafkajs';
 import type { AddressInfo, Socket } from 'node:net';
 import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
 import { migrate } from '../catalog/migrate';
@@ -14,7 +15,11 @@ import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metri
 import { ShareDistributor } from '../distributor/shareDistributor';
 import { openKeyring } from '../lib/keyring';
 import { SchemaCache } from '../catalog/registry/schemaCache';
-import type { SubscriptionKafka } from '../catalog/subscriptions';
+import { onSubscriptionTransition, type SubscriptionKafka } from '../catalog/subscriptions';
+import { KafkaAccess, KafkaAclReconciler } from '../catalog/kafkaAccess';
+import { kafkajsAclAdmin } from '../lib/kafkaAcls';
+import { BrokerScramCredentials } from '../lib/scramCredentials';
+import { errorMessage } from '../lib/errors';
 import { SharingMonitor } from '../monitoring/sharingMonitor';
 import { loadWorkingCalendar } from '../reports/workingCalendar';
 
@@ -38,7 +43,17 @@ export interface RunningGateway {
  * in-flight requests finish), the metrics listener, the denial ledger (its last counts audited), the
  * distributor (after its batches in flight), the producer (flushed), the pool.
  */
-export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean; shutdown?: ShutdownSequence } = {}): Promise<RunningGateway> {
+export async function startGateway(
+  config: GovxConfig,
+  log: Logger,
+  opts: {
+    seed?: boolean;
+    shutdown?: ShutdownSequence;
+    /** Builds the Kafka clients (default: createKafka, TLS + SASL as configured); the benchmarks' plaintext comparison arm passes its own. */
+    kafkaClient?: (clientSuffix: string) => Kafka;
+  } = {},
+): Promise<RunningGateway> {
+  const kafkaClient = opts.kafkaClient ?? ((suffix: string) => createKafka(config, log, suffix));
   const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
   const calendar = loadWorkingCalendar(config.workdayCalendarFile);
   await ensureDatabase(config.databaseUrl, log);
@@ -47,14 +62,15 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await migrate(pool, log);
     if (opts.seed) {
       const results = await applyCatalog(pool, readCatalogFile(seedCatalogFile), { actor: 'info-office' });
-      for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes }, 'seed catalog');
+      for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes.length }, `seed catalog: ${r.id} ${r.action}`);
     }
   } catch (err) {
     await pool.end();
     throw err;
   }
   shutdown.add('database pool', () => pool.end());
-  const kafka = kafkajsPort(createKafka(config, log, 'gateway'));
+  const gatewayKafka = kafkaClient('gateway');
+  const kafka = kafkajsPort(gatewayKafka);
   const exchange = new KafkaExchange(
     kafka,
     {
@@ -69,9 +85,29 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   shutdown.add('kafka producer', () => exchange.close());
   const schemas = new SchemaCache(pool);
   const metrics = new GatewayMetrics();
+  // Department principals' ACLs follow the catalog: at every subscription transition in this process, and
+  // by reconciliation at start-up and every GOVX_KAFKA_ACL_RECONCILE_MS (catalog/kafkaAccess.ts).
+  const aclAdmin = kafkajsAclAdmin(gatewayKafka);
+  const access = new KafkaAccess({ pool, acls: aclAdmin, log: log.child({ component: 'kafka-access' }) });
+  const scram = new BrokerScramCredentials(config, log.child({ component: 'scram-credentials' }));
+  shutdown.add('kafka access', async () => {
+    await scram.close();
+    await aclAdmin.close();
+  });
+  const stopFollowing = onSubscriptionTransition(async ({ consumer, subscription, to }) => {
+    await access.syncDepartment(consumer, `subscription ${subscription} ${to}`).catch((err: unknown) => {
+      log.warn({ subscription, consumer, to, err: errorMessage(err) }, 'kafka ACLs not converged now; the reconciler will');
+    });
+  });
+  const reconciler = new KafkaAclReconciler(access, config.kafkaAclReconcileMs, log.child({ component: 'kafka-acl-reconciler' }));
+  reconciler.start();
+  shutdown.add('kafka ACL reconciler', async () => {
+    stopFollowing();
+    await reconciler.stop();
+  });
   if (config.distributor) {
     const distributor = new ShareDistributor(
-      { kafka: kafkajsPort(createKafka(config, log, 'distributor')), pool, log: log.child({ component: 'distributor' }), keys: openKeyring(config), schemas, registry: metrics.registry },
+      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), keys: openKeyring(config), schemas, registry: metrics.registry },
       { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions },
     );
     distributor.start();
@@ -82,7 +118,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     ensureTopic: (topic) => exchange.ensureTopic(topic),
     endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, calendar });
+  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, kafkaAccess: { scram, access }, calendar });
   const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
   monitor.start();
   shutdown.add('sharing monitor', () => monitor.stop());
