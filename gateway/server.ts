@@ -14,6 +14,7 @@ import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metri
 import { ShareDistributor } from '../distributor/shareDistributor';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
+import { ReceiptReconciler } from '../catalog/receiptReconciler';
 import { SharingMonitor } from '../monitoring/sharingMonitor';
 import { loadWorkingCalendar } from '../reports/workingCalendar';
 
@@ -85,6 +86,13 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
   monitor.start();
   shutdown.add('sharing monitor', () => monitor.stop());
+  // records a crashed writer left in Kafka without a receipt are covered from what Kafka holds (decision 0011)
+  const reconciler = new ReceiptReconciler(
+    { pool, kafka, log: log.child({ component: 'receipts' }) },
+    { intervalMs: config.receiptReconcileIntervalMs, graceMs: config.receiptGraceMs },
+  );
+  reconciler.start();
+  shutdown.add('receipt reconciler', () => reconciler.stop());
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;
