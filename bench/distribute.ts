@@ -1,4 +1,6 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import type { Kafka, Message } from 'kafkajs';
 import pg from 'pg';
 import { createDataset } from '../catalog/datasetService';
@@ -16,6 +18,7 @@ import { compileNaturalType } from '../schemas/codec';
 import { generateSample } from '../schemas/samples';
 import { ShareDistributor } from '../distributor/shareDistributor';
 import { encodeWireFormat } from '../schemas/wireFormat';
+import { kafkaVersion, loadAverage, type PlainBroker, processCpuSeconds, round2, securedBrokerPid, selfCpuSeconds, sleep, startPlainBroker } from './support';
 
 /**
  * `npm run bench -- distribute`: the distributor fanning one dataset out to 1, 5 and 20 live
@@ -23,18 +26,32 @@ import { encodeWireFormat } from '../schemas/wireFormat';
  * the same broker. Each round uses a fresh dataset topic holding the same records.
  */
 
-export interface DistributeRound {
+export interface DistributeArm {
+  name: string;
+  broker: 'secured' | 'plaintext';
   subscriptions: number;
   records: number;
-  distributorSeconds: number;
-  rawCopySeconds: number;
-  /** dataset records read per second by the distributor / by the raw copy */
-  inputRatio: number;
-  distributorRecordsOutPerSec: number;
-  rawRecordsPerSec: number;
+  /** dataset records per second, per round */
+  rounds: number[];
+  min: number;
+  max: number;
+  recordsPerSec: number;
+  /** share records written per second (records × subscriptions) */
+  recordsOutPerSec: number;
+  /** CPU seconds of the bench process (where the distributor or the raw copy runs) and of the broker */
+  cpuSeconds: number;
+  brokerCpuSeconds: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export interface DistributeResult {
+  benchmark: 'distribute';
+  at: string;
+  loadAverage: { before: string; after: string };
+  setup: Record<string, unknown>;
+  arms: DistributeArm[];
+  ratios: Record<string, number | string | null>;
+  correctness: Array<{ topic: string; expected: number; inKafka: number }>;
+}
 
 async function totalMessages(kafka: Kafka, topics: string[]): Promise<number> {
   const admin = kafka.admin();
@@ -56,13 +73,15 @@ async function waitFor(kafka: Kafka, topics: string[], expected: number, timeout
   }
 }
 
-async function rawCopy(kafka: Kafka, source: string, target: string, expected: number): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: target, numPartitions: 3, replicationFactor: 1 }] });
-  await admin.disconnect();
+/**
+ * The raw baseline: a kafkajs consumer group copying the topic to another — consume, sendBatch acks=all on an
+ * idempotent producer, commit after the send — from an empty group to the last record. `concurrency` > 1
+ * handles the partitions' batches concurrently (partitionsConsumedConcurrently) on the same producer.
+ */
+async function rawCopy(kafka: Kafka, source: string, target: string, expected: number, concurrency: number, maxBytes: number): Promise<number> {
+  const before = await totalMessages(kafka, [target]);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  const consumer = kafka.consumer({ groupId: `bench-raw-${target}`, maxWaitTimeInMs: 500 });
+  const consumer = kafka.consumer({ groupId: `bench-raw-${target}-${crypto.randomUUID()}`, maxWaitTimeInMs: 100, maxBytes, maxBytesPerPartition: maxBytes });
   await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topic: source, fromBeginning: true });
@@ -70,8 +89,9 @@ async function rawCopy(kafka: Kafka, source: string, target: string, expected: n
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: concurrency,
     eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-      const messages: Message[] = batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers }));
+      const messages: Message[] = batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: batch.partition }));
       await producer.sendBatch({ acks: -1, topicMessages: [{ topic: target, messages }] });
       const last = batch.messages[batch.messages.length - 1]!.offset;
       resolveOffset(last);
@@ -79,24 +99,29 @@ async function rawCopy(kafka: Kafka, source: string, target: string, expected: n
       await heartbeat();
     },
   });
-  await waitFor(kafka, [target], expected, 300_000);
+  await waitFor(kafka, [target], before + expected, 300_000);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await consumer.disconnect();
   await producer.disconnect();
   return seconds;
 }
 
-export async function runDistributeBench(opts: { records?: number; fanouts?: number[] } = {}): Promise<DistributeRound[]> {
-  const records = opts.records ?? 20_000;
-  const fanouts = opts.fanouts ?? [1, 5, 20];
-  const config = loadConfig();
-  const log = createLogger('warn', 'govx-bench');
-  const run = Date.now().toString(36);
-  const dbUrl = new URL(config.databaseUrl);
-  dbUrl.pathname = `/govx_bench_${run}`;
+interface Setup {
+  kafka: Kafka;
+  pool: Pool;
+  database: string;
+  dataset: string;
+  shareTopics: string[];
+  brokerPid: () => number | undefined;
+}
+
+/** A database of its own, a dataset with `fanout` approved kafka subscriptions, and `records` encoded records on its topic. */
+async function setUp(kafka: Kafka, baseUrl: string, database: string, dataset: string, fanout: number, sample: Array<Record<string, unknown>>, schema: unknown, log: ReturnType<typeof createLogger>, brokerPid: () => number | undefined): Promise<Setup> {
+  const dbUrl = new URL(baseUrl);
+  dbUrl.pathname = `/${database}`;
   await ensureDatabase(dbUrl.toString(), log);
   const pool: Pool = createPool(dbUrl.toString(), { max: 8 });
-  const kafka = createKafka(config, createLogger(process.env.BENCH_KAFKA_LOG_LEVEL ? 'debug' : 'silent', 'govx-bench'), 'bench');
+  await migrate(pool, log);
   const topics: SubscriptionKafka = {
     ensureTopic: async (topic) => {
       const admin = kafka.admin();
@@ -106,113 +131,231 @@ export async function runDistributeBench(opts: { records?: number; fanouts?: num
     },
     endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const rounds: DistributeRound[] = [];
-  const createdShareTopics = new Set<string>();
-  try {
-    await migrate(pool, log);
-    const schema = JSON.parse(fs.readFileSync(projectPath('schemas', 'population.residents.avsc'), 'utf8'));
-    const sample = generateSample('population.residents', records, 2024);
-    const admin = { department: 'info-office', role: 'admin' as const, keyId: 'bench' };
-    const steward = { department: 'psb', role: 'steward' as const, keyId: 'bench' };
-    for (const fanout of fanouts) {
-      const id = `bench.residents-${run}-${fanout}`;
-      await createDataset(
-        pool,
-        {
-          id, title: { zh: '基准测试', en: 'Benchmark' }, owner: 'psb', category: 'population', abstract: 'bench',
-          sharing: { type: 'conditional', conditions: 'bench' }, updateCycle: 'daily', keyField: 'id_number', status: 'active', schema,
-          fields: { id_number: { sensitivity: 4, masking: 'partial' }, name: { sensitivity: 3, masking: 'partial' }, address: { sensitivity: 3, masking: 'partial' } },
-        } as never,
-        admin,
-        'bench',
-      );
-      const shareTopics: string[] = [];
-      const consumers = ['civil-affairs', 'haidian', 'tax', 'statistics'];
-      for (let i = 0; i < fanout; i++) {
-        const consumer = { department: consumers[i % consumers.length]!, role: 'consumer' as const, keyId: 'bench' };
-        const sub = await requestSubscription({ pool, kafka: topics }, consumer, {
-          dataset: id, fields: ['id_number', 'name', 'birth_date', 'household_district', 'address', 'updated_at'], purpose: 'bench',
-          expiresAt: new Date(Date.now() + 86_400_000).toISOString(), delivery: 'kafka', startFrom: 'latest',
-        }, 'bench');
-        const approved = await approveSubscription({ pool, kafka: topics }, steward, sub.id, {}, 'bench');
-        shareTopics.push(approved.topic);
-        createdShareTopics.add(approved.topic);
-      }
-      // the same records, already encoded, straight onto the dataset topic
-      const latest = (await getSubjectVersion(pool, `govx.dataset.${id}-value`, 'latest'))!;
-      const type = compileNaturalType(schema);
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await producer.connect();
-      for (let i = 0; i < sample.length; i += 2000) {
-        const messages = sample.slice(i, i + 2000).map((r) => ({
-          key: String(r.id_number),
-          value: encodeWireFormat(latest.id, type.toBuffer(r)),
-          headers: { 'govx-dataset': id, 'govx-publisher': 'psb', 'govx-schema-id': String(latest.id) },
-        }));
-        await producer.send({ topic: datasetTopic(id), acks: -1, messages });
-      }
-      await producer.disconnect();
-
-      const rawSeconds = await rawCopy(kafka, datasetTopic(id), `bench.copy.${run}.${fanout}`, records);
-
-      const distributor = new ShareDistributor({ kafka: kafkajsPort(kafka), pool, log }, { refreshMs: 200, groupPrefix: `bench-distributor-${run}` });
-      const started = process.hrtime.bigint();
-      distributor.start();
-      await waitFor(kafka, shareTopics, records * fanout, 600_000);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      await distributor.stop();
-      rounds.push({
-        subscriptions: fanout,
-        records,
-        distributorSeconds: round(seconds),
-        rawCopySeconds: round(rawSeconds),
-        inputRatio: round(rawSeconds / seconds),
-        distributorRecordsOutPerSec: Math.round((records * fanout) / seconds),
-        rawRecordsPerSec: Math.round(records / rawSeconds),
-      });
-    }
-  } finally {
-    await pool.end();
-    // leave nothing behind: the run's topics (dataset, copies, share topics) and its database
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      const mine = (await admin.listTopics()).filter((t) => t.includes(`bench.residents-${run}-`) || t.startsWith(`bench.copy.${run}.`) || createdShareTopics.has(t));
-      if (mine.length) await admin.deleteTopics({ topics: mine });
-    } catch {
-      /* best effort */
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-    const server = new URL(config.databaseUrl);
-    server.pathname = '/postgres';
-    const client = new pg.Client({ connectionString: server.toString() });
-    await client
-      .connect()
-      .then(() => client.query(`DROP DATABASE IF EXISTS "govx_bench_${run}" WITH (FORCE)`))
-      .catch(() => undefined)
-      .finally(() => client.end().catch(() => undefined));
+  const admin = { department: 'info-office', role: 'admin' as const, keyId: 'bench' };
+  const steward = { department: 'psb', role: 'steward' as const, keyId: 'bench' };
+  await createDataset(
+    pool,
+    {
+      id: dataset, title: { zh: '基准测试', en: 'Benchmark' }, owner: 'psb', category: 'population', abstract: 'bench',
+      sharing: { type: 'conditional', conditions: 'bench' }, updateCycle: 'daily', keyField: 'id_number', status: 'active', schema,
+      fields: { id_number: { sensitivity: 4, masking: 'partial' }, name: { sensitivity: 3, masking: 'partial' }, address: { sensitivity: 3, masking: 'partial' } },
+    } as never,
+    admin,
+    'bench',
+  );
+  await topics.ensureTopic(datasetTopic(dataset)).catch(() => undefined);
+  const shareTopics: string[] = [];
+  const consumers = ['civil-affairs', 'haidian', 'tax', 'statistics'];
+  for (let i = 0; i < fanout; i++) {
+    const consumer = { department: consumers[i % consumers.length]!, role: 'consumer' as const, keyId: 'bench' };
+    const sub = await requestSubscription({ pool, kafka: topics }, consumer, {
+      dataset, fields: ['id_number', 'name', 'birth_date', 'household_district', 'address', 'updated_at'], purpose: 'bench',
+      expiresAt: new Date(Date.now() + 86_400_000).toISOString(), delivery: 'kafka', startFrom: 'latest',
+    }, 'bench');
+    const approved = await approveSubscription({ pool, kafka: topics }, steward, sub.id, {}, 'bench');
+    shareTopics.push(approved.topic);
   }
-  return rounds;
+  const latest = (await getSubjectVersion(pool, `govx.dataset.${dataset}-value`, 'latest'))!;
+  const type = compileNaturalType(schema as never);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  for (let i = 0; i < sample.length; i += 2000) {
+    const messages = sample.slice(i, i + 2000).map((r) => ({
+      key: String(r.id_number),
+      value: encodeWireFormat(latest.id, type.toBuffer(r)),
+      headers: { 'govx-dataset': dataset, 'govx-publisher': 'psb', 'govx-schema-id': String(latest.id) },
+    }));
+    await producer.send({ topic: datasetTopic(dataset), acks: -1, messages });
+  }
+  await producer.disconnect();
+  return { kafka, pool, database, dataset, shareTopics, brokerPid };
 }
 
-const round = (n: number): number => Math.round(n * 1000) / 1000;
+/** One delivery of the whole dataset topic by a distributor with a fresh consumer group, to the last share record. */
+async function distributeOnce(s: Setup, records: number, log: ReturnType<typeof createLogger>): Promise<number> {
+  const before = await totalMessages(s.kafka, s.shareTopics);
+  const distributor = new ShareDistributor({ kafka: kafkajsPort(s.kafka), pool: s.pool, log }, { refreshMs: 200, groupPrefix: `bench-distributor-${crypto.randomUUID()}` });
+  const started = process.hrtime.bigint();
+  distributor.start();
+  await waitFor(s.kafka, s.shareTopics, before + records * s.shareTopics.length, 600_000);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await distributor.stop();
+  return seconds;
+}
 
-export function formatDistributeTable(rounds: DistributeRound[]): string {
-  const lines = [
-    '| live subscriptions | records | distributor s | raw copy s | dataset records/s: distributor ÷ raw | share records out/s | raw copy records/s |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
-  for (const r of rounds) {
-    lines.push(`| ${r.subscriptions} | ${r.records} | ${r.distributorSeconds} | ${r.rawCopySeconds} | ${r.inputRatio} | ${r.distributorRecordsOutPerSec} | ${r.rawRecordsPerSec} |`);
+export interface DistributeOptions {
+  records?: number;
+  /** interleaved rounds of the 1-subscription arms */
+  rounds?: number;
+  /** more fan-outs, measured once each after the rounds */
+  fanouts?: number[];
+  plaintext?: boolean;
+  quiet?: boolean;
+}
+
+export async function runDistributeBench(opts: DistributeOptions = {}): Promise<DistributeResult> {
+  const records = opts.records ?? 20_000;
+  const roundsN = opts.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3);
+  const fanouts = opts.fanouts ?? [5, 20];
+  const plaintext = opts.plaintext ?? process.env.BENCH_PLAINTEXT !== '0';
+  const say = (line: string) => {
+    if (!opts.quiet) process.stderr.write(`bench distribute: ${line}\n`);
+  };
+  const loadBefore = loadAverage();
+  const config = loadConfig();
+  const log = createLogger('warn', 'govx-bench');
+  const run = Date.now().toString(36);
+  const kafka = createKafka(config, createLogger(process.env.BENCH_KAFKA_LOG_LEVEL ? 'debug' : 'silent', 'govx-bench'), 'bench');
+  const securedPid = securedBrokerPid();
+  const setups: Setup[] = [];
+  const copyTopics = new Map<Kafka, string[]>();
+  let plain: PlainBroker | undefined;
+  try {
+    const schema = JSON.parse(fs.readFileSync(projectPath('schemas', 'population.residents.avsc'), 'utf8'));
+    const sample = generateSample('population.residents', records, 2024);
+    const one = await setUp(kafka, config.databaseUrl, `govx_bench_${run}_1`, `bench.residents-${run}-1`, 1, sample, schema, log, () => securedPid);
+    setups.push(one);
+    let onePlain: Setup | undefined;
+    if (plaintext) {
+      say('starting a throw-away PLAINTEXT broker on loopback (the TLS + ACL cost arms)');
+      plain = await startPlainBroker();
+      onePlain = await setUp(plain.kafka, config.databaseUrl, `govx_bench_${run}_1p`, `bench.residents-${run}-1p`, 1, sample, schema, log, () => plain?.pid);
+      setups.push(onePlain);
+    }
+    const copyTarget = async (k: Kafka): Promise<string> => {
+      const topic = `bench.copy.${run}.${crypto.randomBytes(3).toString('hex')}`;
+      const admin = k.admin();
+      await admin.connect();
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] });
+      await admin.disconnect();
+      copyTopics.set(k, [...(copyTopics.get(k) ?? []), topic]);
+      return topic;
+    };
+
+    interface Arm { name: string; broker: 'secured' | 'plaintext'; subs: number; run: () => Promise<number>; pid: () => number | undefined; rounds: number[]; cpu: number; brokerCpu: number; seconds: number }
+    const arm = (name: string, broker: Arm['broker'], subs: number, pid: () => number | undefined, fn: () => Promise<number>): Arm => ({ name, broker, subs, run: fn, pid, rounds: [], cpu: 0, brokerCpu: 0, seconds: 0 });
+    const securedTarget = await copyTarget(kafka);
+    const rawVariants = [
+      { concurrency: 1, maxBytes: 1 << 20 },
+      { concurrency: 3, maxBytes: 1 << 20 },
+      { concurrency: 1, maxBytes: 10 << 20 },
+    ];
+    const arms: Arm[] = [
+      arm('distributor, 1 subscription', 'secured', 1, one.brokerPid, () => distributeOnce(one, records, log)),
+      ...rawVariants.map((v) => arm(`raw copy, ${v.concurrency} partition(s) at a time, fetch ${v.maxBytes >> 20} MiB`, 'secured', 1, one.brokerPid, () => rawCopy(kafka, datasetTopic(one.dataset), securedTarget, records, v.concurrency, v.maxBytes))),
+    ];
+    if (onePlain && plain) {
+      const plainTarget = await copyTarget(plain.kafka);
+      const p = onePlain;
+      const pk = plain.kafka;
+      arms.push(arm('distributor, 1 subscription (PLAINTEXT)', 'plaintext', 1, p.brokerPid, () => distributeOnce(p, records, log)));
+      arms.push(arm('raw copy, 3 partition(s) at a time, fetch 1 MiB (PLAINTEXT)', 'plaintext', 1, p.brokerPid, () => rawCopy(pk, datasetTopic(p.dataset), plainTarget, records, 3, 1 << 20)));
+    }
+    const measure = async (a: Arm): Promise<void> => {
+      const cpu0 = selfCpuSeconds();
+      const b0 = processCpuSeconds(a.pid());
+      const seconds = await a.run();
+      a.cpu += selfCpuSeconds() - cpu0;
+      a.brokerCpu += processCpuSeconds(a.pid()) - b0;
+      a.seconds += seconds;
+      a.rounds.push(Math.round(records / seconds));
+    };
+    for (let r = 0; r < roundsN; r++) {
+      for (let j = 0; j < arms.length; j++) await measure(arms[(r + j) % arms.length]!);
+      say(`round ${r + 1}/${roundsN} (load ${loadAverage()}): ${arms.map((a) => `${a.name} ${a.rounds.at(-1)}`).join(', ')}`);
+    }
+    for (const fanout of fanouts) {
+      const s = await setUp(kafka, config.databaseUrl, `govx_bench_${run}_${fanout}`, `bench.residents-${run}-${fanout}`, fanout, sample, schema, log, () => securedPid);
+      setups.push(s);
+      const a = arm(`distributor, ${fanout} subscriptions`, 'secured', fanout, s.brokerPid, () => distributeOnce(s, records, log));
+      await measure(a);
+      arms.push(a);
+      say(`${a.name}: ${a.rounds[0]} dataset records/s`);
+    }
+    const summaries: DistributeArm[] = arms.map((a) => ({
+      name: a.name,
+      broker: a.broker,
+      subscriptions: a.subs,
+      records,
+      rounds: a.rounds,
+      min: Math.min(...a.rounds),
+      max: Math.max(...a.rounds),
+      recordsPerSec: Math.round((records * a.rounds.length) / a.seconds),
+      recordsOutPerSec: Math.round((records * a.rounds.length * a.subs) / a.seconds),
+      cpuSeconds: round2(a.cpu),
+      brokerCpuSeconds: round2(a.brokerCpu),
+    }));
+    const by = (name: string) => summaries.find((x) => x.name === name);
+    const bestRaw = summaries.filter((x) => x.name.startsWith('raw copy') && x.broker === 'secured').reduce((x, y) => (y.recordsPerSec > x.recordsPerSec ? y : x));
+    const ratio = (x?: DistributeArm, y?: DistributeArm) => (x && y ? round2(x.recordsPerSec / y.recordsPerSec) : null);
+    // correctness: every share topic holds each dataset record exactly once per delivery run
+    const correctness: DistributeResult['correctness'] = [];
+    for (const s of setups) {
+      const runs = s === one ? roundsN : s === onePlain ? roundsN : 1;
+      for (const t of s.shareTopics) {
+        const inKafka = await totalMessages(s.kafka, [t]);
+        correctness.push({ topic: t, expected: records * runs, inKafka });
+        if (inKafka !== records * runs) throw new Error(`correctness gate failed on ${t}: ${inKafka} records, expected ${records * runs}`);
+      }
+    }
+    return {
+      benchmark: 'distribute',
+      at: new Date().toISOString(),
+      loadAverage: { before: loadBefore, after: loadAverage() },
+      setup: { machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`, node: process.version, kafka: kafkaVersion(), records, rounds: roundsN, partitions: 3 },
+      arms: summaries,
+      ratios: {
+        bestRawArm: bestRaw.name,
+        distributorOverBestRaw_1subscription: ratio(by('distributor, 1 subscription'), bestRaw),
+        tlsAclCost_distributor_securedOverPlaintext: ratio(by('distributor, 1 subscription'), by('distributor, 1 subscription (PLAINTEXT)')),
+        tlsAclCost_raw_securedOverPlaintext: ratio(by('raw copy, 3 partition(s) at a time, fetch 1 MiB'), by('raw copy, 3 partition(s) at a time, fetch 1 MiB (PLAINTEXT)')),
+      },
+      correctness,
+    };
+  } finally {
+    for (const s of setups) {
+      await s.pool.end().catch(() => undefined);
+      const admin = s.kafka.admin();
+      await admin
+        .connect()
+        .then(() => admin.deleteTopics({ topics: [datasetTopic(s.dataset), ...s.shareTopics] }))
+        .catch(() => undefined)
+        .finally(() => admin.disconnect().catch(() => undefined));
+      const server = new URL(config.databaseUrl);
+      server.pathname = '/postgres';
+      const client = new pg.Client({ connectionString: server.toString() });
+      await client
+        .connect()
+        .then(() => client.query(`DROP DATABASE IF EXISTS "${s.database}" WITH (FORCE)`))
+        .catch(() => undefined)
+        .finally(() => client.end().catch(() => undefined));
+    }
+    for (const [k, topics] of copyTopics) {
+      const admin = k.admin();
+      await admin.connect().then(() => admin.deleteTopics({ topics })).catch(() => undefined).finally(() => admin.disconnect().catch(() => undefined));
+    }
+    await plain?.stop();
   }
-  return lines.join('\n');
+}
+
+
+export function formatDistributeTable(r: DistributeResult): string {
+  return [
+    `load average ${r.loadAverage.before} → ${r.loadAverage.after}; ${String(r.setup.machine)}; Node ${String(r.setup.node)}; Kafka ${String(r.setup.kafka)}; ${String(r.setup.records)} records`,
+    '',
+    '| arm | broker | dataset records/s | rounds | min | max | share records out/s | CPU s (bench process) | CPU s (broker) |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...r.arms.map((a) => `| ${a.name} | ${a.broker} | ${a.recordsPerSec} | ${a.rounds.join(' / ')} | ${a.min} | ${a.max} | ${a.recordsOutPerSec} | ${a.cpuSeconds} | ${a.brokerCpuSeconds} |`),
+    '',
+    ...Object.entries(r.ratios).map(([k, v]) => `- ${k}: ${v}`),
+    `- correctness: ${r.correctness.map((c) => `${c.inKafka}/${c.expected}`).join(', ')} share records (each dataset record once per delivery run)`,
+  ].join('\n');
 }
 
 if (require.main === module) {
   runDistributeBench().then(
-    (rounds) => {
-      process.stdout.write(`${JSON.stringify({ bench: 'distribute', rounds }, null, 2)}\n${formatDistributeTable(rounds)}\n`);
+    (r) => {
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n${formatDistributeTable(r)}\n`);
     },
     (err: unknown) => {
       process.stderr.write(`bench distribute failed: ${(err as Error).stack ?? String(err)}\n`);

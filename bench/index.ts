@@ -1,6 +1,7 @@
 import { benchConnectors } from './connectors';
+import { loadAverage as loadavg } from './support';
 import { formatDistributeTable, runDistributeBench } from './distribute';
-import { runPublishBench } from './publish';
+import { formatPublishTable, runPublishBench } from './publish';
 import { benchSink } from './sink';
 
 const print = (line: string): void => {
@@ -9,24 +10,30 @@ const print = (line: string): void => {
 
 /** `npm run bench -- <name>`: benchmarks that compare govx with a raw baseline on the same broker, in one run. */
 const benches: Record<string, (args: string[]) => Promise<void>> = {
-  publish: runPublishBench,
+  publish: async () => {
+    const result = await runPublishBench();
+    print(JSON.stringify(result, null, 2));
+    print(formatPublishTable(result));
+  },
   /** the distributor with 1, 5 and 20 live subscriptions against a raw consume-and-produce copy */
   distribute: async (args) => {
     const records = args[0] ? Number(args[0]) : undefined;
-    const rounds = await runDistributeBench({ records });
-    print(JSON.stringify({ bench: 'distribute', rounds }));
-    print(formatDistributeTable(rounds));
+    const result = await runDistributeBench({ records });
+    print(JSON.stringify(result, null, 2));
+    print(formatDistributeTable(result));
   },
   /** postgres-source against a raw produce of the same rows, and postgres-sink against a raw COPY */
   connectors: async (args) => {
     const rows = args[0] ? Number(args[0]) : 20_000;
+    const load = loadavg();
     const source = await benchConnectors(rows);
     const sink = await benchSink(rows);
-    print(JSON.stringify({ bench: 'connectors', source, sink }));
-    print('| connector | rows | govx rows/s | raw rows/s | ratio |');
-    print('| --- | ---: | ---: | ---: | ---: |');
-    print(`| postgres-source (vs raw acks=all produce) | ${source.rows} | ${source.sourceRowsPerSecond} | ${source.rawProduceRowsPerSecond} | ${source.ratio} |`);
-    print(`| postgres-sink (vs raw COPY) | ${sink.rows} | ${sink.sinkRowsPerSecond} | ${sink.rawCopyRowsPerSecond} | ${sink.ratio} |`);
+    print(JSON.stringify({ bench: 'connectors', loadAverage: { before: load, after: loadavg() }, source, sink }, null, 2));
+    print(`load average ${load} → ${loadavg()}`);
+    print('| connector | rows | govx rows/s | best raw rows/s | ratio | raw arms (rows/s) |');
+    print('| --- | ---: | ---: | ---: | ---: | --- |');
+    print(`| postgres-source (vs raw acks=all produce) | ${source.rows} | ${source.sourceRowsPerSecond} | ${source.rawProduceRowsPerSecond} | ${source.ratio} | ${source.rawArms.map((a) => `${a.name}: ${a.rowsPerSecond}`).join('; ')} |`);
+    for (const m of sink.modes) print(`| postgres-sink, ${m.mode} (vs raw COPY) | ${sink.rows} | ${m.rowsPerSecond} | ${sink.rawCopyRowsPerSecond} | ${m.ratio} | COPY: ${sink.rawCopyRounds.join(' / ')} |`);
   },
 };
 

@@ -75,7 +75,7 @@ export async function migrate(pool: Pool, log?: Logger, dir = migrationsDir): Pr
         throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
       }
       applied.push(`${String(m.version).padStart(4, '0')}_${m.name}`);
-      log?.info({ migration: m.version, name: m.name }, 'applied migration');
+      log?.info({ migration: m.version, migrationName: m.name }, 'applied migration');
     }
     return { applied, alreadyApplied: done.size };
   } finally {

@@ -38,7 +38,7 @@ const out = (line: string): void => {
 
 async function serve(opts: { services: boolean; seed: boolean }): Promise<void> {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, 'govx', config.logFormat);
   if (opts.services) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
   const shutdown = new ShutdownSequence(log, config.shutdownTimeoutMs);
   // a signal while starting stops what has started so far
@@ -70,7 +70,7 @@ export function buildProgram(): Command {
     .description('run a connect worker: it runs the connectors defined over /v1/connectors, sharing them with other workers, until Ctrl-C')
     .action(async () => {
       const config = loadConfig();
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, 'govx', config.logFormat);
       const shutdown = new ShutdownSequence(log, config.shutdownTimeoutMs);
       exitAfterShutdown(shutdown, log);
       const worker = await ConnectWorker.start(config, log);

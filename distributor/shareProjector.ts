@@ -1,11 +1,18 @@
 import type { SchemaCache } from '../catalog/registry/schemaCache';
-import { Masker } from '../catalog/sharingPolicy';
+import { type GrantedField, Masker } from '../catalog/sharingPolicy';
 import type { Subscription } from '../catalog/subscriptions';
 import type { IncomingMessage, KafkaHeaders, OutgoingMessage } from '../lib/kafkaPort';
 import { encodeWireFormat } from '../schemas/wireFormat';
 
 /** Header names carried from the dataset record onto every share record. */
 const PROVENANCE = ['govx-dataset', 'govx-publisher', 'govx-trace-id', 'govx-published-at'] as const;
+
+/** The granted fields of one decoded record, each masked as granted: what a consumer receives (and what a preview shows). */
+export function projectValue(masker: Masker, granted: readonly GrantedField[], decoded: Record<string, unknown>): Record<string, unknown> {
+  const projected: Record<string, unknown> = {};
+  for (const g of granted) projected[g.name] = masker.apply(g.delivery, decoded[g.name]);
+  return projected;
+}
 
 /**
  * Turns one decoded dataset record into what one subscription may see: keep the granted fields, mask what
@@ -45,8 +52,7 @@ export class ShareProjector {
     }
     if (decoded === null) return { key, value: null, headers };
 
-    const projected: Record<string, unknown> = {};
-    for (const g of granted) projected[g.name] = masker.apply(g.delivery, decoded[g.name]);
+    const projected = projectValue(masker, granted, decoded);
     const derivedId = sub.derivedSchemaId!;
     const { type } = await this.schemas.get(derivedId);
     headers['govx-schema-id'] = String(derivedId);

@@ -9,7 +9,10 @@ import type { KafkaExchange } from '../lib/kafkaExchange';
 import { healthRouter } from './health';
 import { loadOpenApiDocument, openApiRouter, requestValidation } from './apiSpec';
 import type { GatewayMetrics } from '../lib/metrics';
-import { KeyAuthenticator, authenticate } from './middleware/auth';
+import { KeyAuthenticator, authenticate, sessionLookup } from './middleware/auth';
+import { consoleRouter } from './consoleRoutes';
+import { departmentRouter } from './departmentRoutes';
+import { publicSessionRouter, sessionRouter } from './sessionRoutes';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
@@ -26,6 +29,7 @@ import type { SchemaCache } from '../catalog/registry/schemaCache';
 import type { SubscriptionKafka } from '../catalog/subscriptions';
 import type { KafkaPort } from '../lib/kafkaPort';
 import { ShareDelivery } from './httpDelivery';
+import { skippedRecordReporter } from './skippedRecords';
 import { registryRouter } from './registryRoutes';
 import { reportRouter } from './reportRoutes';
 import { loadWorkingCalendar, type WorkingCalendar } from '../reports/workingCalendar';
@@ -73,7 +77,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('etag', false);
   app.set('query parser', 'simple');
   const runtimes = new DatasetRuntimes(deps.pool, deps.schemas);
-  const delivery = new ShareDelivery(deps.kafka.port, deps.schemas);
+  const delivery = new ShareDelivery(deps.kafka.port, deps.schemas, skippedRecordReporter(deps));
   const receipts = new ReceiptLedger(deps.pool);
   const keys = new KeyAuthenticator(deps.pool, {
     requestsPerSec: deps.config.rateLimitKeyRequestsPerSec,
@@ -90,7 +94,9 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
   app.use(checkRequestText);
   app.use(openApiRouter(openApi));
-  app.use('/v1', authenticate(keys));
+  app.use(consoleRouter());
+  app.use(publicSessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
+  app.use('/v1', authenticate(keys, sessionLookup(deps.pool, deps.config.sessionIdleMinutes)));
   app.use(
     publishRouter({
       ...deps,
@@ -125,6 +131,8 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.use(keyRouter({ pool: deps.pool }));
+  app.use(sessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
+  app.use(departmentRouter({ pool: deps.pool }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(reportRouter({ pool: deps.pool, config: deps.config, calendar: deps.calendar ?? loadWorkingCalendar(deps.config.workdayCalendarFile) }));
   app.use(notFoundRoute);

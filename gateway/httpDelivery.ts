@@ -5,6 +5,7 @@ import type { SchemaCache } from '../catalog/registry/schemaCache';
 import { shareTopic, type Subscription } from '../catalog/subscriptions';
 import { InputError, UnavailableError } from '../lib/errors';
 import type { IncomingMessage, KafkaConsumer, KafkaPort } from '../lib/kafkaPort';
+import { UndecodableValueError } from '../schemas/wireFormat';
 
 /** partition → the next offset to read */
 export type Positions = Record<string, string>;
@@ -20,6 +21,20 @@ export interface DeliveredRecord {
 }
 
 const MAX_CURSOR_CHARS = 4096;
+
+export type DeliveryChannel = 'http-pull' | 'sse';
+
+/** A share record HTTP delivery stepped over because it does not decode (never a record's bytes: where it is, and why). */
+export interface SkippedRecord {
+  subscription: string;
+  channel: DeliveryChannel;
+  partition: number;
+  offset: string;
+  errorClass: string;
+}
+
+/** Told of each record skipped, to count and report it; never awaited by the delivery. */
+export type SkippedRecordReporter = (skipped: SkippedRecord) => void;
 
 export function encodeCursor(positions: Positions): string {
   return Buffer.from(JSON.stringify(positions)).toString('base64url');
@@ -78,7 +93,12 @@ export class ShareReader {
     private readonly kafka: KafkaPort,
     private readonly schemas: SchemaCache,
     private readonly sub: Subscription,
+    private readonly channel: DeliveryChannel,
+    private readonly onSkipped: SkippedRecordReporter,
   ) {}
+
+  /** Told when the position moves without a record to hand out (a skipped one). */
+  onPositions: ((next: Positions) => void) | null = null;
 
   async start(from: Positions | null, onRecord: (r: DeliveredRecord, next: Positions) => boolean | Promise<boolean>): Promise<void> {
     const topic = shareTopic(this.sub.id);
@@ -114,7 +134,18 @@ export class ShareReader {
           if (done || this.stopped || !isRunning() || isStale()) return;
           const key = String(batch.partition);
           if (BigInt(message.offset) < BigInt(positions[key] ?? '0')) continue;
-          const record = await deliveredRecord(this.schemas, message, batch.partition);
+          let record: DeliveredRecord;
+          try {
+            record = await deliveredRecord(this.schemas, message, batch.partition);
+          } catch (err) {
+            if (!(err instanceof UndecodableValueError)) throw err;
+            // One record that cannot decode must not stall the subscription: step over it, report it, and
+            // move the cursor past it (the consumer's next cursor no longer points at it).
+            positions[key] = (BigInt(message.offset) + 1n).toString();
+            this.onSkipped({ subscription: this.sub.id, channel: this.channel, partition: batch.partition, offset: message.offset, errorClass: err.errorClass });
+            this.onPositions?.({ ...positions });
+            continue;
+          }
           positions[key] = (BigInt(message.offset) + 1n).toString();
           if (!(await onRecord(record, { ...positions }))) {
             done = true;
@@ -158,12 +189,13 @@ export class ShareDelivery {
   constructor(
     private readonly kafka: KafkaPort,
     private readonly schemas: SchemaCache,
+    private readonly onSkipped: SkippedRecordReporter = () => undefined,
   ) {}
 
   /** A reader of the subscription's share topic, stopped with the gateway if its caller has not stopped it before. */
-  reader(sub: Subscription): ShareReader {
+  reader(sub: Subscription, channel: DeliveryChannel = 'sse'): ShareReader {
     if (this.closing) throw new UnavailableError('gateway.shutting_down', 'the gateway is shutting down; try another one or again shortly', 1);
-    const reader = new ShareReader(this.kafka, this.schemas, sub);
+    const reader = new ShareReader(this.kafka, this.schemas, sub, channel, this.onSkipped);
     this.readers.add(reader);
     void reader.ended.then(() => this.readers.delete(reader));
     return reader;
@@ -173,9 +205,10 @@ export class ShareDelivery {
   async pull(sub: Subscription, from: Positions | null, limit: number, waitMs: number): Promise<{ records: DeliveredRecord[]; next: Positions }> {
     const records: DeliveredRecord[] = [];
     let next: Positions = { ...(from ?? {}) };
-    const reader = this.reader(sub);
+    const reader = this.reader(sub, 'http-pull');
     let done!: () => void;
     const full = new Promise<void>((resolve) => (done = resolve));
+    reader.onPositions = (positions) => (next = positions);
     try {
       await reader.start(from, (r, positions) => {
         records.push(r);

@@ -147,7 +147,8 @@ export interface paths {
             };
             cookie?: never;
         };
-        get?: never;
+        /** The dataset's schema versions, newest first (its department's keys and administrators, as the registry shows them) */
+        get: operations["listDatasetSchemas"];
         put?: never;
         /**
          * Register a new schema version (the owner's stewards or administrators)
@@ -660,6 +661,186 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/session/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How the console may sign in here (single sign-on, API key) */
+        get: operations["sessionOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a console session with an API key (development sign-in)
+         * @description Sets the `govx_session` cookie (an opaque id; HttpOnly, SameSite=Lax, Secure over https). The session acts as the
+         *     key's principal and ends when the key is revoked, after `GOVX_SESSION_IDLE_MINUTES` unused, or after
+         *     `GOVX_SESSION_TTL_MINUTES`. Requests of a session that change anything must send its CSRF token (from
+         *     `GET /v1/me`) in `X-CSRF-Token`, or get 403 `auth.csrf`.
+         */
+        post: operations["signInWithKey"];
+        /** End the console session (sign out); with an API key it does nothing */
+        delete: operations["signOut"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start single sign-on (redirects to the OpenID provider)
+         * @description Authorization code flow with PKCE (S256), state and nonce; the flow is bound to the browser by a short-lived
+         *     cookie. The provider redirects back to `/v1/session/oidc/callback`, which maps the ID token's claims
+         *     (`GOVX_OIDC_DEPARTMENT_CLAIM`, `GOVX_OIDC_ROLE_CLAIM`, through `GOVX_OIDC_DEPARTMENT_MAP` / `GOVX_OIDC_ROLE_MAP`)
+         *     to a department and role, opens a session and returns to the console. 404 `session.oidc_disabled` when not configured.
+         */
+        get: operations["signInWithOidc"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the OpenID provider returns the browser to
+         * @description On success, 302 to the console page the sign-in started from; on failure, 302 to `/console/signin?error=<code>`.
+         */
+        get: operations["oidcCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the caller is (department, role, and the console session with its CSRF token) */
+        get: operations["getMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The departments of the exchange with their clearances */
+        get: operations["listDepartments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments/{department}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Set a department's clearance, the highest field sensitivity it receives in clear (administrators; audited) */
+        patch: operations["updateDepartment"];
+        trace?: never;
+    };
+    "/v1/subscriptions/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a request would deliver, before asking (consumer keys)
+         * @description The sharing policy's plan for the fields under the caller's clearance (optionally tightened by `masking`), the
+         *     derived Avro schema the consumer would read, and three synthetic records projected and masked by the
+         *     distributor's own projection. The records are made up (the dataset's sample generator or its schema), never
+         *     anyone's data. Errors as for `POST /v1/subscriptions`.
+         */
+        post: operations["previewRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What approving a request would deliver, with narrowed fields or tighter masks (the owner's stewards, administrators, the requester) */
+        post: operations["previewDecision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -760,6 +941,46 @@ export interface components {
             url: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        Department: {
+            id: string;
+            nameZh: string;
+            nameEn: string;
+            /** @enum {string} */
+            kind: "municipal-bureau" | "district-government" | "administrator";
+            clearance: number;
+        };
+        Me: {
+            department: components["schemas"]["Department"];
+            /** @enum {string} */
+            role: "publisher" | "consumer" | "steward" | "admin";
+            /** @description how the audit trail names the caller: the key id, or user:<subject> */
+            actor: string;
+            session: null | {
+                /** @enum {string} */
+                method: "api-key" | "oidc";
+                subject: string;
+                displayName: string | null;
+                /** Format: date-time */
+                expiresAt: string;
+                /** @description send it as X-CSRF-Token on requests that change anything */
+                csrfToken: string;
+            };
+        };
+        SharePreview: {
+            dataset: string;
+            consumer: string;
+            fields: {
+                name: string;
+                /** @enum {string} */
+                delivery: "clear" | "hash" | "partial";
+            }[];
+            /** @description requested fields the clearance rules out */
+            withheld: string[];
+            /** @description the derived Avro schema the consumer would read ({} when nothing is granted) */
+            schema: Record<string, never>;
+            /** @description synthetic records as they would be delivered */
+            records: Record<string, never>[];
         };
         ApiKey: {
             id: string;
@@ -1355,6 +1576,38 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    listDatasetSchemas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description dataset id, e.g. population.residents */
+                id: components["parameters"]["DatasetId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the versions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        subject: string;
+                        items: {
+                            version: number;
+                            id: number;
+                            schema: Record<string, never>;
+                        }[];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     registerDatasetSchema: {
         parameters: {
             query?: never;
@@ -1474,7 +1727,7 @@ export interface operations {
                 department?: string;
                 /** @description e.g. publish.batch */
                 action?: string;
-                /** @description e.g. dataset:population.residents */
+                /** @description e.g. dataset:population.residents or subscription:sub-… */
                 target?: string;
                 outcome?: "success" | "denied" | "failure";
                 limit?: number;
@@ -2344,6 +2597,275 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    sessionOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the sign-in options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description OpenID Connect single sign-on is configured (GOVX_OIDC_ISSUER) */
+                        oidc: boolean;
+                        /** @description sign-in with an API key is offered (GOVX_CONSOLE_KEY_SIGNIN, for development) */
+                        apiKey: boolean;
+                    };
+                };
+            };
+        };
+    };
+    signInWithKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    key: string;
+                };
+            };
+        };
+        responses: {
+            /** @description signed in */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed out; the cookie is cleared */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    signInWithOidc: {
+        parameters: {
+            query?: {
+                /** @description a console path to return to, e.g. /console/approvals */
+                returnTo?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the OpenID provider */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["RetryLater"];
+        };
+    };
+    oidcCallback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                iss?: string;
+                error?: string;
+                error_description?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description back to the console */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    listDepartments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every department */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Department"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    updateDepartment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    clearance: number;
+                };
+            };
+        };
+        responses: {
+            /** @description the department */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Department"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    previewRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    dataset: string;
+                    fields: string[];
+                    masking?: {
+                        [key: string]: "hash" | "partial";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description the preview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharePreview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    previewDecision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    fields?: string[];
+                    masking?: {
+                        [key: string]: "hash" | "partial";
+                    };
+                    expiresAt?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the preview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharePreview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
         };
     };

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Kafka } from 'kafkajs';
 import type { AddressInfo, Socket } from 'node:net';
 import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
 import { migrate } from '../catalog/migrate';
@@ -38,7 +39,17 @@ export interface RunningGateway {
  * in-flight requests finish), the metrics listener, the denial ledger (its last counts audited), the
  * distributor (after its batches in flight), the producer (flushed), the pool.
  */
-export async function startGateway(config: GovxConfig, log: Logger, opts: { seed?: boolean; shutdown?: ShutdownSequence } = {}): Promise<RunningGateway> {
+export async function startGateway(
+  config: GovxConfig,
+  log: Logger,
+  opts: {
+    seed?: boolean;
+    shutdown?: ShutdownSequence;
+    /** Builds the Kafka clients (default: createKafka, TLS + SASL as configured); the benchmarks' plaintext comparison arm passes its own. */
+    kafkaClient?: (clientSuffix: string) => Kafka;
+  } = {},
+): Promise<RunningGateway> {
+  const kafkaClient = opts.kafkaClient ?? ((suffix: string) => createKafka(config, log, suffix));
   const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
   const calendar = loadWorkingCalendar(config.workdayCalendarFile);
   await ensureDatabase(config.databaseUrl, log);
@@ -47,14 +58,14 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
     await migrate(pool, log);
     if (opts.seed) {
       const results = await applyCatalog(pool, readCatalogFile(seedCatalogFile), { actor: 'info-office' });
-      for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes }, 'seed catalog');
+      for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes.length }, `seed catalog: ${r.id} ${r.action}`);
     }
   } catch (err) {
     await pool.end();
     throw err;
   }
   shutdown.add('database pool', () => pool.end());
-  const kafka = kafkajsPort(createKafka(config, log, 'gateway'));
+  const kafka = kafkajsPort(kafkaClient('gateway'));
   const exchange = new KafkaExchange(
     kafka,
     {
@@ -71,7 +82,7 @@ export async function startGateway(config: GovxConfig, log: Logger, opts: { seed
   const metrics = new GatewayMetrics();
   if (config.distributor) {
     const distributor = new ShareDistributor(
-      { kafka: kafkajsPort(createKafka(config, log, 'distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
+      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
       { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions },
     );
     distributor.start();

@@ -21,6 +21,10 @@ import { acquireDeliveryLease, type DeliveryKind, type DeliveryLease, releaseDel
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { ReceiptLedger } from '../catalog/receipts';
+import { getDataset } from '../catalog/datasets';
+import { getDepartment } from '../catalog/keys';
+import { loadMaskingKey, type FieldDelivery } from '../catalog/sharingPolicy';
+import { previewShare } from '../distributor/sharePreview';
 import { decodeCursor, encodeCursor, httpDeliveryReceipts, type Positions, type ShareDelivery, type ShareReader, StreamReceipts } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
@@ -82,6 +86,58 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       headers: { 'Retry-After': kind === 'stream' ? '5' : '1' },
     });
   };
+
+  let maskingKey: Promise<Buffer> | null = null;
+  const maskingKeyOf = (): Promise<Buffer> => {
+    maskingKey ??= loadMaskingKey(deps.pool);
+    maskingKey.catch(() => (maskingKey = null));
+    return maskingKey;
+  };
+  const clearanceOf = async (department: string): Promise<number> => (await getDepartment(deps.pool, department))?.clearance ?? 1;
+
+  /** A consumer's preview of what a request would give it, before it asks. */
+  router.post('/v1/subscriptions/preview', json, async (req, res) => {
+    const principal = principalOf(res);
+    const body = objectBody(req);
+    const extra = Object.keys(body).filter((k) => !['dataset', 'fields', 'masking'].includes(k));
+    if (extra.length) throw new InputError('subscription.invalid_request', `unknown member(s): ${extra.join(', ')}`);
+    if (principal.role !== 'consumer') throw new ForbiddenError(`previewing a request needs a consumer key; this key is a ${principal.role}`);
+    const input = parseSubscriptionRequest({ dataset: body.dataset, fields: body.fields, purpose: 'preview', expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const tighten = parseDecision({ masking: body.masking }).masking;
+    const dataset = await getDataset(deps.pool, input.dataset);
+    if (!dataset || dataset.status === 'draft' || dataset.status === 'retired') throw new NotFoundError('dataset.not_found', `no dataset "${input.dataset}" is open for requests`);
+    const unknown = input.fields.filter((f) => !dataset.fields.some((d) => d.name === f));
+    if (unknown.length) throw new InputError('subscription.unknown_field', `${dataset.id} has no field(s) ${unknown.join(', ')}`, { unknown });
+    if (dataset.sharingType === 'none') {
+      throw new GovxError(403, 'subscription.not_shared', `${dataset.id} is not shared (不予共享). Legal basis: ${dataset.legalBasis}`, { details: { legalBasis: dataset.legalBasis } });
+    }
+    res.json(
+      await previewShare(deps.pool, await maskingKeyOf(), {
+        dataset, consumer: principal.department, clearance: await clearanceOf(principal.department), fields: input.fields, tighten,
+      }),
+    );
+  });
+
+  /** What a decision on a request would deliver: for the owner's stewards, administrators and the requester. */
+  router.post('/v1/subscriptions/:id/preview', json, async (req, res) => {
+    const principal = principalOf(res);
+    const sub = await findVisibleSubscription(deps.pool, principal, String(req.params.id));
+    const dataset = (await getDataset(deps.pool, sub.dataset))!;
+    const mayPreview =
+      principal.role === 'admin' ||
+      (principal.role === 'steward' && principal.department === dataset.owner) ||
+      (principal.role === 'consumer' && principal.department === sub.consumer);
+    if (!mayPreview) throw new ForbiddenError(`previewing a decision is for stewards of ${dataset.owner}, administrators and the requester's consumers`);
+    const decision = parseDecision(objectBody(req));
+    const fields = decision.fields ?? sub.fields?.map((f) => f.name) ?? sub.requestedFields;
+    const beyond = fields.filter((f) => !sub.requestedFields.includes(f));
+    if (beyond.length) throw new InputError('subscription.beyond_request', `a decision cannot grant fields that were not requested: ${beyond.join(', ')}`);
+    res.json(
+      await previewShare(deps.pool, await maskingKeyOf(), {
+        dataset, consumer: sub.consumer, clearance: await clearanceOf(sub.consumer), fields, tighten: decision.masking as Record<string, FieldDelivery> | undefined,
+      }),
+    );
+  });
 
   router.post('/v1/subscriptions', json, async (req, res) => {
     const sub = await requestSubscription(deps, principalOf(res), parseSubscriptionRequest(objectBody(req)), rid(res));
@@ -154,7 +210,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const lease = await leaseOrRefuse(principal, sub, 'stream', STREAM_LEASE_MS);
     let reader: ShareReader;
     try {
-      reader = deps.delivery.reader(sub);
+      reader = deps.delivery.reader(sub, 'sse');
     } catch (err) {
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
       throw err;
@@ -194,6 +250,10 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     req.on('close', () => void close());
     // the gateway is shutting down: the consumer resumes elsewhere from the last event id it received
     void reader.ended.then(() => close('the gateway is shutting down; reconnect with Last-Event-ID to resume'));
+    // A skipped (undecodable) record moves the event id on, so a reconnect does not meet it again.
+    reader.onPositions = (next) => {
+      if (!closed) res.write(`id: ${encodeCursor(next)}\nevent: skipped\ndata: {}\n\n`);
+    };
     try {
       await reader.start(from, (record, next) => {
         if (closed) return false;

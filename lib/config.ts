@@ -27,6 +27,7 @@ export interface GovxConfig {
   readonly topicReplicationFactor: number;
   readonly kafkaRequestTimeoutMs: number;
   readonly logLevel: string;
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly maxBodyBytes: number;
   readonly maxRecordsPerRequest: number;
   readonly shutdownTimeoutMs: number;
@@ -60,6 +61,18 @@ export interface GovxConfig {
   readonly receiptGraceMs: number;
   readonly auditCheckpointIntervalMs: number;
   readonly auditCheckpointFile: string | null;
+  readonly publicUrl: string | undefined;
+  readonly oidcIssuer: string | undefined;
+  readonly oidcClientId: string | undefined;
+  readonly oidcClientSecret: string | undefined;
+  readonly oidcScopes: string;
+  readonly oidcDepartmentClaim: string;
+  readonly oidcRoleClaim: string;
+  readonly oidcDepartmentMap: Readonly<Record<string, string>>;
+  readonly oidcRoleMap: Readonly<Record<string, string>>;
+  readonly sessionTtlMinutes: number;
+  readonly sessionIdleMinutes: number;
+  readonly consoleKeySignIn: boolean;
 }
 
 export type KafkaSaslMechanism = 'scram-sha-512' | 'scram-sha-256' | 'plain';
@@ -135,6 +148,28 @@ const postgresUrl: Parser<string> = (raw) => {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('must use the postgres:// scheme');
   if (url.pathname.length <= 1) throw new Error('must name a database');
   return raw;
+};
+
+const httpUrl = (raw: string): string => {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new Error(`must be a URL such as https://sso.example.gov.cn/realms/city, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must be an http:// or https:// URL');
+  return raw.trim();
+};
+
+/** `a=b,c=d` → {a: 'b', c: 'd'}. */
+const claimMap: Parser<Record<string, string>> = (raw) => {
+  const map: Record<string, string> = {};
+  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = pair.lastIndexOf('=');
+    if (eq <= 0 || eq === pair.length - 1) throw new Error(`"${pair}" is not value=target`);
+    map[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return Object.freeze(map);
 };
 
 const brokerList: Parser<string[]> = (raw) => {
@@ -233,6 +268,12 @@ export const settings = {
     description: 'pino log level',
     default: 'info',
     parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+  logFormat: {
+    env: 'GOVX_LOG_FORMAT',
+    description: 'log lines as JSON, pretty for people, or auto (pretty when stdout is a terminal)',
+    default: 'auto',
+    parse: oneOf('auto', 'json', 'pretty'),
   },
   maxBodyBytes: { env: 'GOVX_MAX_BODY_BYTES', description: 'largest request body accepted', default: '16mb', parse: byteSize },
   maxRecordsPerRequest: {
@@ -431,6 +472,63 @@ export const settings = {
       return raw.trim();
     },
   },
+  publicUrl: {
+    env: 'GOVX_PUBLIC_URL',
+    description: 'the URL browsers reach this gateway at (https://… behind a proxy): OpenID Connect redirects and Secure cookies follow it; empty: the address of each request',
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? undefined : httpUrl(raw).replace(/\/+$/, '')),
+  },
+  oidcIssuer: {
+    env: 'GOVX_OIDC_ISSUER',
+    description: "the OpenID provider's issuer URL for console single sign-on (empty: no single sign-on)",
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? undefined : httpUrl(raw)),
+  },
+  oidcClientId: { env: 'GOVX_OIDC_CLIENT_ID', description: "govx's client id at the OpenID provider", default: '', parse: optionalText },
+  oidcClientSecret: {
+    env: 'GOVX_OIDC_CLIENT_SECRET',
+    description: "govx's client secret at the OpenID provider (empty: a public client, PKCE only)",
+    default: '',
+    parse: optionalText,
+  },
+  oidcScopes: { env: 'GOVX_OIDC_SCOPES', description: 'scopes asked for at sign-in', default: 'openid profile email', parse: text },
+  oidcDepartmentClaim: {
+    env: 'GOVX_OIDC_DEPARTMENT_CLAIM',
+    description: "the ID-token/userinfo claim naming the user's department",
+    default: 'govx_department',
+    parse: text,
+  },
+  oidcRoleClaim: {
+    env: 'GOVX_OIDC_ROLE_CLAIM',
+    description: "the claim naming the user's govx role (a string, or a list such as groups: the first that maps wins)",
+    default: 'govx_role',
+    parse: text,
+  },
+  oidcDepartmentMap: {
+    env: 'GOVX_OIDC_DEPARTMENT_MAP',
+    description: 'claim value=department id pairs, comma-separated, for providers whose values are not govx ids (unmapped values are used as they are)',
+    default: '',
+    parse: claimMap,
+  },
+  oidcRoleMap: {
+    env: 'GOVX_OIDC_ROLE_MAP',
+    description: 'claim value=role pairs, comma-separated (e.g. data-stewards=steward); unmapped values must be a govx role',
+    default: '',
+    parse: claimMap,
+  },
+  sessionTtlMinutes: { env: 'GOVX_SESSION_TTL_MINUTES', description: 'how long a console session lasts at most', default: '480', parse: integer(1, 43_200) },
+  sessionIdleMinutes: {
+    env: 'GOVX_SESSION_IDLE_MINUTES',
+    description: 'a console session unused this long ends',
+    default: '60',
+    parse: integer(1, 43_200),
+  },
+  consoleKeySignIn: {
+    env: 'GOVX_CONSOLE_KEY_SIGNIN',
+    description: 'whether the console offers sign-in with an API key (for development; turn off where single sign-on is the rule)',
+    default: 'true',
+    parse: flag,
+  },
 } satisfies { [K in keyof GovxConfig]: Setting<unknown> };
 
 export class ConfigError extends Error {
@@ -462,6 +560,7 @@ function crossSettingProblems(env: NodeJS.ProcessEnv): string[] {
       problems.push(`${name} ${(err as Error).message}`);
     }
   }
+  if (set('GOVX_OIDC_ISSUER') && !set('GOVX_OIDC_CLIENT_ID')) problems.push('GOVX_OIDC_ISSUER is set without GOVX_OIDC_CLIENT_ID: give both');
   return problems;
 }
 

@@ -10,6 +10,19 @@ const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * kafkajs notices nobody can act on, logged at debug instead of their own level: the partitioner change of
+ * kafkajs 2 (govx names its partitioner), the idempotent producer's retry caveat (govx bounds retries on
+ * purpose and answers 503), and the error of each single response that kafkajs retries by itself (a
+ * coordinator loading, a leader moving): when the retries run out, the caller gets the error and logs it.
+ */
+const noticesNobodyActsOn = [/^KafkaJS v2\.0\.0 switched default partitioner/, /^Limiting retries for the idempotent producer/, /^Response \w+\(key: \d+, version: \d+\)$/];
+
+export function kafkaLogLevel(level: number, message: string): 'error' | 'warn' | 'info' | 'debug' {
+  if (level <= logLevel.WARN && noticesNobodyActsOn.some((pattern) => pattern.test(message))) return 'debug';
+  return levelNames[level] ?? 'info';
+}
+
 export type KafkaClientConfig = Pick<
   GovxConfig,
   | 'kafkaBrokers'
@@ -80,7 +93,7 @@ export function createKafka(config: KafkaClientConfig, log: Logger, clientSuffix
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        kafkaLog[levelNames[level] ?? 'info'](rest, message);
+        kafkaLog[kafkaLogLevel(level, message)](rest, message);
       },
   });
 }

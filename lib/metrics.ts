@@ -101,6 +101,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly skippedShareRecords = new client.Counter({
+    name: 'govx_share_records_skipped_total',
+    help: 'Share records HTTP delivery (pull, SSE) stepped over because they do not decode, by channel and error class; each is audited once as delivery.skipped',
+    labelNames: ['channel', 'error_class'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'govx_process_' });
   }

@@ -246,6 +246,24 @@ function undeclaredInArrays(type: avro.Type, value: unknown, path: string, out: 
   });
 }
 
+/** True when the type is a date, alone or as a branch of a nullable union. */
+function acceptsDate(type: avro.Type): boolean {
+  if (type instanceof DateType) return true;
+  const branches = (type as unknown as { types?: avro.Type[] }).types;
+  return Array.isArray(branches) && branches.some((b) => b instanceof DateType);
+}
+
+/**
+ * What is wrong with a value, for its per-field error. A string in the right YYYY-MM-DD form that names no real
+ * day (1990-02-30) is told so, rather than being told to use the form it already has.
+ */
+function describeMismatch(type: avro.Type, value: unknown): string {
+  if (acceptsDate(type) && typeof value === 'string' && ISO_DATE.test(value)) {
+    return 'is not a real calendar date (it has the YYYY-MM-DD form, but no such day exists)';
+  }
+  return `must be ${describeType(type)}`;
+}
+
 /** Checks a natural-JSON value against the compiled type: every error with its field path, none thrown. */
 export function validateNatural(type: avro.Type, value: unknown): FieldError[] {
   const errors: FieldError[] = [];
@@ -257,7 +275,7 @@ export function validateNatural(type: avro.Type, value: unknown): FieldError[] {
     errorHook: (path: string[], any: unknown, t: avro.Type) => {
       const where = path.join('.');
       if (any === undefined) errors.push({ path: where, message: 'is required', rule: 'required' });
-      else errors.push({ path: where, message: `must be ${describeType(t)}`, rule: 'type' });
+      else errors.push({ path: where, message: describeMismatch(t, any), rule: 'type' });
     },
   });
   return errors;

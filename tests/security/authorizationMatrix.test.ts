@@ -228,6 +228,27 @@ const cases: Record<string, Case> = {
     cells: { publisher: [403, 403], consumer: [403, 403], steward: ['ok', 403], admin: ['ok', 'ok'] },
     build: async (d) => ({ body: { department: d, role: 'publisher', label: 'matrix' } }),
   },
+  getMe: { cells: everyone, build: async () => ({}) },
+  // with an API key there is no session to end: sign-out answers 204 and changes nothing
+  signOut: { cells: everyone, build: async () => ({}) },
+  listDepartments: { cells: everyone, build: async () => ({}) },
+  updateDepartment: {
+    cells: adminsOnly,
+    // the department's own clearance, set again: the matrix changes nothing other cells depend on
+    build: async (d) => ({ params: { department: d }, body: { clearance: (await stack.pool.query('SELECT clearance FROM departments WHERE id = $1', [d])).rows[0].clearance } }),
+  },
+  listDatasetSchemas: {
+    cells: { publisher: ['ok', 404], consumer: ['ok', 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
+    build: async (d) => ({ params: { id: await datasetOf(d) } }),
+  },
+  previewRequest: {
+    cells: { publisher: [403, 403], consumer: ['ok', 'ok'], steward: [403, 403], admin: [403, 403] },
+    build: async (d) => ({ body: { dataset: await datasetOf(d), fields: ['code'] } }),
+  },
+  previewDecision: {
+    cells: { publisher: [403, 404], consumer: [403, 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
+    build: async (d) => ({ params: { id: await pendingFor(d, false) }, body: {} }),
+  },
   revokeKey: { cells: ownStaff, build: async (d, fresh) => ({ params: { id: await keyIdOf(d, fresh) }, body: {} }) },
   rotateKey: { cells: ownStaff, build: async (d, fresh) => ({ params: { id: await keyIdOf(d, fresh) }, body: {} }) },
 };

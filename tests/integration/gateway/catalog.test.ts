@@ -176,4 +176,12 @@ describe('the audit trail over HTTP', () => {
     expect(verify.body.ok).toBe(true);
     expect((await api('/v1/audit', { key: consumer })).status).toBe(403);
   });
+
+  it('filters by a target and a time written as people write them, with an unencoded ":"', async () => {
+    const since = new Date(Date.now() - 3600_000).toISOString();
+    const res = await api(`/v1/audit?target=dataset:population.residents&from=${since}&limit=5`, { key: admin });
+    expect(res.status).toBe(200);
+    expect(res.body.items.length).toBeGreaterThan(0);
+    expect(res.body.items.every((e: { target: string }) => e.target === 'dataset:population.residents')).toBe(true);
+  });
 });

@@ -45,10 +45,15 @@ describe('natural JSON codec', () => {
   it('names each bad field and what it must be', () => {
     const errors = validateNatural(type, { ...good, day: '2023-02-29', at: '2024-05-01 08:30', amount: 12.5, kind: 'C' });
     const byPath = Object.fromEntries(errors.map((e) => [e.path, e.message]));
-    expect(byPath.day).toMatch(/YYYY-MM-DD/);
+    expect(byPath.day).toBe('is not a real calendar date (it has the YYYY-MM-DD form, but no such day exists)');
     expect(byPath.at).toMatch(/ISO 8601/);
     expect(byPath.amount).toMatch(/decimal string/);
     expect(byPath.kind).toBe('must be one of A, B');
+  });
+
+  it('tells a date in another form to use YYYY-MM-DD', () => {
+    const errors = validateNatural(type, { ...good, day: '01/05/2024' });
+    expect(errors).toEqual([{ path: 'day', message: 'must be a date in YYYY-MM-DD form', rule: 'type' }]);
   });
 
   it('rejects a decimal with more decimals or digits than the schema allows', () => {
