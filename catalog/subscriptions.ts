@@ -56,6 +56,25 @@ export interface SubscriptionKafka {
   endOffsets(topic: string): Promise<Record<string, string>>;
 }
 
+/** A status change, told after it committed (the Kafka ACLs follow it: catalog/kafkaAccess.ts). */
+export interface SubscriptionTransition {
+  subscription: string;
+  consumer: string;
+  to: SubscriptionStatus;
+}
+type TransitionListener = (transition: SubscriptionTransition) => Promise<void>;
+const transitionListeners = new Set<TransitionListener>();
+
+/** Calls `listener` after every committed transition in this process (it handles its own failures); returns how to stop. */
+export function onSubscriptionTransition(listener: TransitionListener): () => void {
+  transitionListeners.add(listener);
+  return () => void transitionListeners.delete(listener);
+}
+
+async function announceTransition(sub: Pick<Subscription, 'id' | 'consumer'>, to: SubscriptionStatus): Promise<void> {
+  await Promise.all([...transitionListeners].map((listen) => listen({ subscription: sub.id, consumer: sub.consumer, to }).catch(() => undefined)));
+}
+
 export interface SubscriptionDeps {
   pool: Pool;
   kafka: SubscriptionKafka;
@@ -388,6 +407,7 @@ async function activate(
       details: { dataset: dataset.id, consumer: sub.consumer, fields: plan.granted, withheld: plan.withheld, expiresAt, by: how.by, derivedSchemaId: registration.id },
     });
   });
+  await announceTransition(sub, 'approved');
   return (await getSubscription(pool, id))!;
 }
 
@@ -430,6 +450,7 @@ async function setFinalStatus(
     );
     await appendAudit(tx, { actor, action, target: `subscription:${sub.id}`, outcome: 'success', requestId, details: { dataset: sub.dataset, consumer: sub.consumer, reason } });
   });
+  await announceTransition(sub, status);
   return (await getSubscription(pool, sub.id))!;
 }
 
@@ -444,7 +465,7 @@ export async function expireSubscriptions(pool: Pool): Promise<string[]> {
 
 /** Pauses a subscription until its owner approves it again, saying why (audited). */
 export async function pauseSubscription(pool: Pool, sub: Subscription, reason: string): Promise<void> {
-  await withTransaction(pool, async (tx) => {
+  const paused = await withTransaction(pool, async (tx) => {
     const r = await tx.query(
       `UPDATE subscriptions SET status = 'paused', status_reason = $2, version = version + 1, updated_at = now() WHERE id = $1 AND status = 'approved'`,
       [sub.id, reason],
@@ -452,7 +473,9 @@ export async function pauseSubscription(pool: Pool, sub: Subscription, reason: s
     if ((r.rowCount ?? 0) > 0) {
       await appendAudit(tx, { actor: SYSTEM, action: 'subscription.pause', target: `subscription:${sub.id}`, outcome: 'success', details: { dataset: sub.dataset, reason } });
     }
+    return (r.rowCount ?? 0) > 0;
   });
+  if (paused) await announceTransition(sub, 'paused');
 }
 
 export async function markBackfillDone(pool: Pool, id: string): Promise<void> {

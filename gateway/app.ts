@@ -21,6 +21,9 @@ import { checkRequestText } from './middleware/textHygiene';
 import { DenialLedger } from '../catalog/denials';
 import { keyRouter } from './keyRoutes';
 import { ReceiptLedger } from '../catalog/receipts';
+import { kafkaCredentialRouter } from './kafkaCredentialRoutes';
+import type { KafkaAccess } from '../catalog/kafkaAccess';
+import type { ScramCredentialStore } from '../lib/scramCredentials';
 import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { IdempotencyStore } from './idempotency';
 import { publishRouter } from './publishRoute';
@@ -43,6 +46,8 @@ export interface AppDeps {
   isAccepting?: () => boolean;
   /** For subscriptions: share topics, the dataset topic's end offsets, and HTTP delivery. */
   kafka: { port: KafkaPort; topics: SubscriptionKafka };
+  /** Departments' Kafka credentials (set at the broker) and the ACLs that follow them. */
+  kafkaAccess: { scram: ScramCredentialStore; access: KafkaAccess };
   /** The process's registry-backed schema cache (publish runtimes, HTTP delivery). */
   schemas: SchemaCache;
   /** Working days for reply deadlines and reports; read from the configuration when absent. */
@@ -131,6 +136,15 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.use(keyRouter({ pool: deps.pool }));
+  app.use(
+    kafkaCredentialRouter({
+      pool: deps.pool,
+      scram: deps.kafkaAccess.scram,
+      access: deps.kafkaAccess.access,
+      bootstrapServers: deps.config.kafkaDepartmentBrokers,
+      log: deps.log,
+    }),
+  );
   app.use(sessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
   app.use(departmentRouter({ pool: deps.pool }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
