@@ -1,4 +1,5 @@
 import type client from 'prom-client';
+import { ReceiptLedger } from '../catalog/receipts';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import { loadMaskingKey } from '../catalog/sharingPolicy';
 import { expireSubscriptions, liveSubscriptions, reviewSchemaChanges } from '../catalog/subscriptions';
@@ -99,6 +100,7 @@ export class ShareDistributor {
         projector: new ShareProjector(this.schemas, await loadMaskingKey(pool)),
         metrics: this.metrics,
         sharePartitions: this.opts.sharePartitions ?? 3,
+        receipts: new ReceiptLedger(pool),
       });
       this.context = { kafka, pool, log, groupPrefix: this.opts.groupPrefix, writer, stopping: () => this.stopped };
     }
