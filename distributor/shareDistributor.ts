@@ -1,4 +1,5 @@
 import type client from 'prom-client';
+import { ReceiptLedger } from '../catalog/receipts';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import type { MaskingKeys } from '../catalog/sharingPolicy';
 import { expireSubscriptions, liveSubscriptions, reviewSchemaChanges } from '../catalog/subscriptions';
@@ -101,6 +102,7 @@ export class ShareDistributor {
         projector: new ShareProjector(this.schemas, this.deps.keys),
         metrics: this.metrics,
         sharePartitions: this.opts.sharePartitions ?? 3,
+        receipts: new ReceiptLedger(pool),
       });
       this.context = { kafka, pool, log, groupPrefix: this.opts.groupPrefix, writer, stopping: () => this.stopped };
     }

@@ -20,6 +20,7 @@ import { KafkaAccess, KafkaAclReconciler } from '../catalog/kafkaAccess';
 import { kafkajsAclAdmin } from '../lib/kafkaAcls';
 import { BrokerScramCredentials } from '../lib/scramCredentials';
 import { errorMessage } from '../lib/errors';
+import { ReceiptReconciler } from '../catalog/receiptReconciler';
 import { SharingMonitor } from '../monitoring/sharingMonitor';
 import { loadWorkingCalendar } from '../reports/workingCalendar';
 
@@ -122,6 +123,13 @@ export async function startGateway(
   const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
   monitor.start();
   shutdown.add('sharing monitor', () => monitor.stop());
+  // records a crashed writer left in Kafka without a receipt are covered from what Kafka holds (decision 0011)
+  const receiptReconciler = new ReceiptReconciler(
+    { pool, kafka, log: log.child({ component: 'receipts' }) },
+    { intervalMs: config.receiptReconcileIntervalMs, graceMs: config.receiptGraceMs },
+  );
+  receiptReconciler.start();
+  shutdown.add('receipt reconciler', () => receiptReconciler.stop());
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;

@@ -20,11 +20,12 @@ import type { Pool } from '../lib/db';
 import { acquireDeliveryLease, type DeliveryKind, type DeliveryLease, releaseDeliveryLease, renewDeliveryLease } from '../catalog/deliveryLeases';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import type { ReceiptLedger } from '../catalog/receipts';
 import { getDataset } from '../catalog/datasets';
 import { getDepartment } from '../catalog/keys';
 import type { FieldDelivery, MaskingKeys } from '../catalog/sharingPolicy';
 import { previewShare } from '../distributor/sharePreview';
-import { decodeCursor, encodeCursor, type Positions, type ShareDelivery, type ShareReader } from './httpDelivery';
+import { decodeCursor, encodeCursor, httpDeliveryReceipts, type Positions, type ShareDelivery, type ShareReader, StreamReceipts } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
 
@@ -32,6 +33,8 @@ export interface SubscriptionRouteDeps extends SubscriptionDeps {
   /** masking keys for previews (lib/keyring.ts), the same the distributor masks with */
   keys: MaskingKeys;
   delivery: ShareDelivery;
+  /** every pull and stream is recorded as delivery receipts */
+  receipts: ReceiptLedger;
   log: Logger;
   /** concurrent SSE streams and pulls each department may hold, across gateways */
   caps: { streams: number; pulls: number };
@@ -186,6 +189,8 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const lease = await leaseOrRefuse(principal, sub, 'pull', pullLeaseMs(waitMs));
     try {
       const { records, next } = await deps.delivery.pull(sub, from, limit, waitMs);
+      // recorded before the answer leaves: a pull that cannot be recorded is not delivered (the consumer retries its cursor)
+      await deps.receipts.delivery(...httpDeliveryReceipts(sub, 'http-pull', principal, records, String(res.locals.requestId ?? '') || null));
       res.json({ subscription: sub.id, records, cursor: encodeCursor(next) });
     } finally {
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
@@ -210,11 +215,15 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     res.flushHeaders();
     res.write(': govx share stream\n\n');
     let closed = false;
+    const receipts = new StreamReceipts(deps.receipts, sub, principal, String(res.locals.requestId ?? '') || null);
+    const recordSent = (): Promise<void> =>
+      receipts.flush().catch((err: unknown) => deps.log.error({ subscription: sub.id, err: (err as Error).message }, 'stream delivery receipt failed'));
     const close = async (reason?: string): Promise<void> => {
       if (closed) return;
       closed = true;
       clearInterval(watch);
       await reader.stop();
+      await recordSent();
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
       if (reason && !res.writableEnded) res.write(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
       res.end();
@@ -227,6 +236,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
             void close(`subscription is ${current?.status ?? 'gone'}`);
           } else if (!closed) {
             res.write(': keep-alive\n\n');
+            void recordSent();
             void renewDeliveryLease(deps.pool, lease, STREAM_LEASE_MS).catch(() => undefined);
           }
         },
@@ -244,6 +254,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       await reader.start(from, (record, next) => {
         if (closed) return false;
         res.write(`id: ${encodeCursor(next)}\nevent: record\ndata: ${JSON.stringify(record)}\n\n`);
+        receipts.sent(record);
         return true;
       });
     } catch (err) {
