@@ -1165,6 +1165,15 @@ export interface components {
             name: string;
             /** @enum {string} */
             delivery: "clear" | "hash" | "partial";
+            /**
+             * @description A partial mask of a structured identifier: the segments it keeps (the rest are `*`). An ID number keeps
+             *     only its region when the consumer may receive the birth date (decision 0016).
+             */
+            partial?: {
+                /** @enum {string} */
+                identifier: "cn-id-number" | "cn-uscc";
+                keep: ("region" | "birth" | "sequence" | "check" | "authority" | "type" | "division" | "organization")[];
+            };
         };
         Subscription: {
             id: string;

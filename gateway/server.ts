@@ -13,12 +13,14 @@ import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from '../lib/kafkaExchange';
 import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
+import { openKeyring } from '../lib/keyring';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import { onSubscriptionTransition, type SubscriptionKafka } from '../catalog/subscriptions';
 import { KafkaAccess, KafkaAclReconciler } from '../catalog/kafkaAccess';
 import { kafkajsAclAdmin } from '../lib/kafkaAcls';
 import { BrokerScramCredentials } from '../lib/scramCredentials';
 import { errorMessage } from '../lib/errors';
+import { ReceiptReconciler } from '../catalog/receiptReconciler';
 import { SharingMonitor } from '../monitoring/sharingMonitor';
 import { loadWorkingCalendar } from '../reports/workingCalendar';
 
@@ -106,7 +108,7 @@ export async function startGateway(
   });
   if (config.distributor) {
     const distributor = new ShareDistributor(
-      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
+      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), keys: openKeyring(config), schemas, registry: metrics.registry },
       { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions },
     );
     distributor.start();
@@ -121,6 +123,13 @@ export async function startGateway(
   const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
   monitor.start();
   shutdown.add('sharing monitor', () => monitor.stop());
+  // records a crashed writer left in Kafka without a receipt are covered from what Kafka holds (decision 0011)
+  const receiptReconciler = new ReceiptReconciler(
+    { pool, kafka, log: log.child({ component: 'receipts' }) },
+    { intervalMs: config.receiptReconcileIntervalMs, graceMs: config.receiptGraceMs },
+  );
+  receiptReconciler.start();
+  shutdown.add('receipt reconciler', () => receiptReconciler.stop());
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;

@@ -64,6 +64,10 @@ export interface GovxConfig {
   readonly anomalyBulkRecords: number;
   readonly keysDir: string;
   readonly masterKey: string | undefined;
+  readonly receiptReconcileIntervalMs: number;
+  readonly receiptGraceMs: number;
+  readonly auditCheckpointIntervalMs: number;
+  readonly auditCheckpointFile: string | null;
   readonly publicUrl: string | undefined;
   readonly oidcIssuer: string | undefined;
   readonly oidcClientId: string | undefined;
@@ -467,6 +471,30 @@ export const settings = {
     description: "records in one day that make a subscription's first bulk export",
     default: '10000',
     parse: integer(1, 1_000_000_000),
+  },
+  receiptReconcileIntervalMs: {
+    env: 'GOVX_RECEIPT_RECONCILE_INTERVAL_MS',
+    description: 'how often the gateway looks for records in dataset and share topics that no receipt covers (it also does at start-up)',
+    default: '60000',
+    parse: integer(1000, 86_400_000),
+  },
+  receiptGraceMs: {
+    env: 'GOVX_RECEIPT_GRACE_MS',
+    description: 'how old an uncovered record must be before the reconciler writes its receipt (its writer may still be about to)',
+    default: '30000',
+    parse: integer(0, 86_400_000),
+  },
+  auditCheckpointIntervalMs: {
+    env: 'GOVX_AUDIT_CHECKPOINT_INTERVAL_MS',
+    description: 'how often the gateway signs the audit chain head and writes it to govx.audit.checkpoints (0: only on demand)',
+    default: '300000',
+    parse: integer(0, 86_400_000),
+  },
+  auditCheckpointFile: {
+    env: 'GOVX_AUDIT_CHECKPOINT_FILE',
+    description: 'a file to which every signed audit checkpoint is also appended, one JSON line each (empty: Kafka only)',
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? null : path.resolve(projectRoot, raw.trim())),
   },
   keysDir: {
     env: 'GOVX_KEYS_DIR',

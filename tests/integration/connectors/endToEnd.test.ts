@@ -109,6 +109,13 @@ describe('from a psb table to a civil-affairs table', () => {
       expect(atCrash).toBeLessThan(rows.length);
       worker = spawnWorker(env, stack.prefix);
       await eventually('every row in the consumer table', async () => (await count(civil.client, 'elderly_subsidy.residents')) >= rows.length, 150_000);
+      await eventually('sink receipts for every row', async () => {
+        const { rows: got } = await stack.pool.query(
+          `SELECT coalesce(sum((details->>'count')::int), 0)::int AS n FROM audit_log WHERE action = 'delivery.receipt' AND target = $1 AND details->>'channel' = 'sink'`,
+          [`subscription:${sub}`],
+        );
+        return got[0].n >= rows.length;
+      });
     } finally {
       await killWorker(worker);
     }
@@ -128,6 +135,15 @@ describe('from a psb table to a civil-affairs table', () => {
     // no ID number reached the consumer's database, not even as the key
     const everything = JSON.stringify(stored);
     expect(rows.some((r) => everything.includes(r.id_number as string))).toBe(false);
+    // every row written is on the audit trail as a sink receipt; the crash may repeat a range, never miss one
+    const { rows: receipts } = await stack.pool.query(
+      `SELECT details FROM audit_log WHERE action = 'delivery.receipt' AND target = $1 AND details->>'channel' = 'sink'`,
+      [`subscription:${sub}`],
+    );
+    const covered = new Set<string>();
+    for (const { details: d } of receipts) for (let o = Number(d.fromOffset); o <= Number(d.toOffset); o++) covered.add(`${d.partition}:${o}`);
+    expect(covered.size).toBeGreaterThanOrEqual(rows.length);
+    expect(receipts.every((r) => String(r.details.connector).startsWith(stack.prefix))).toBe(true);
   });
 });
 
@@ -163,6 +179,13 @@ describe('from planning to a district PostGIS table', () => {
     const worker = await stack.startWorker();
     try {
       await eventually('every building in the district table', async () => (await count(haidian.client, 'buildings')) >= buildings.length, 120_000);
+      await eventually('the sink receipts of every building', async () => {
+        const { rows } = await stack.pool.query(
+          `SELECT coalesce(sum((details->>'count')::int), 0)::int AS n FROM audit_log WHERE action = 'delivery.receipt' AND target = $1 AND details->>'channel' = 'sink'`,
+          [`subscription:${sub}`],
+        );
+        return rows[0].n >= buildings.length;
+      });
     } finally {
       await worker.close();
     }
@@ -171,6 +194,13 @@ describe('from planning to a district PostGIS table', () => {
               count(DISTINCT feature_id)::int AS ids FROM buildings`,
     );
     expect(rows[0]).toEqual({ n: buildings.length, valid: buildings.length, ids: buildings.length });
+    // each batch the sink committed is a receipt: haidian received these records through this connector
+    const { rows: receipts } = await stack.pool.query(
+      `SELECT actor_department, details FROM audit_log WHERE action = 'delivery.receipt' AND target = $1 AND details->>'channel' = 'sink'`,
+      [`subscription:${sub}`],
+    );
+    expect(receipts.reduce((n, r) => n + r.details.count, 0)).toBe(buildings.length);
+    expect(receipts.every((r) => r.actor_department === 'haidian' && r.details.connector === `${stack.prefix}haidian-buildings` && r.details.consumer === 'haidian')).toBe(true);
     // the footprint is the one planning published, point for point
     const one = buildings[0]!;
     const { rows: same } = await haidian.client.query('SELECT ST_Equals(geometry, ST_SetSRID(ST_GeomFromGeoJSON($2), 4326)) AS eq FROM buildings WHERE feature_id = $1', [one.feature_id, one.geometry]);
