@@ -16,6 +16,7 @@ import { generateSample, sampleDatasetIds } from '../schemas/samples';
 import { verifyAuditChain } from '../catalog/audit';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { publishFile } from './publish';
+import { kafkaCredentialsCommand } from './kafkaCredentials';
 import { writeSharingReport, type ReportFormat } from './report';
 
 /** Runs `fn` with a migrated database pool, closing it afterwards. */
@@ -139,6 +140,8 @@ export function buildProgram(): Command {
       if (o.json) out(JSON.stringify(created));
       else out(`rotated ${created.replaces} to ${created.role} key ${created.id} for ${created.department}; ${created.replaces} is revoked. The new secret is shown only now:\n${created.key}`);
     });
+
+  program.addCommand(kafkaCredentialsCommand(withDatabase));
 
   program
     .command('sample <dataset>')

@@ -661,6 +661,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/departments/{department}/connector-targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Where a department's connectors may connect (administrators only)
+         * @description Nothing is allowed until an administrator allows it. A department's stewards cannot read or change
+         *     this: it is the boundary their connectors run inside.
+         */
+        get: operations["getConnectorTargets"];
+        /**
+         * Set where a department's connectors may connect (administrators only; audited)
+         * @description `postgres.hosts` and `webhooks.hosts` hold addresses (`10.1.2.3`, `2001:db8::5`), CIDR blocks
+         *     (`10.20.0.0/16`) or DNS names (`db.civil.example`). A target is judged by every address its name
+         *     resolves to, when a connector is created and at every connection: each must lie in an allowed block,
+         *     or the target be named by an allowed name. For PostgreSQL an internal address (loopback, private,
+         *     link-local) must lie in an allowed block even when the name is allowed, and the database must be in
+         *     `postgres.databases`; govx's own database is refused whatever this says. A webhook on an internal
+         *     address also needs `webhooks.allowPrivate`. `0.0.0.0`, `::` and multicast addresses are never targets.
+         */
+        put: operations["setConnectorTargets"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments/{department}/kafka-credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        /** The department's Kafka credentials, never the secret (the department's stewards, administrators) */
+        get: operations["getKafkaCredentials"];
+        put?: never;
+        /**
+         * Issue the department's Kafka credentials (the department's stewards, administrators; audited); the password is shown once
+         * @description One SCRAM-SHA-512 principal per department, `User:dept.<department>` (user name `dept.<department>`). The
+         *     password is set at the broker, which keeps only its salted hash; govx does not keep it. The principal may
+         *     read the share topics of the department's live Kafka subscriptions, the dead-letter topics of its datasets,
+         *     and consumer groups named `dept.<department>.…`; nothing else, and it may write nothing.
+         */
+        post: operations["createKafkaCredentials"];
+        /**
+         * Revoke the department's Kafka credentials (audited)
+         * @description The credential is deleted at the broker, so no new connection authenticates with it, and every ACL of the
+         *     principal is withdrawn, so connections it already has are refused at their next request.
+         */
+        delete: operations["revokeKafkaCredentials"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments/{department}/kafka-credentials/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new password for the department's live Kafka credentials (audited); shown once, the old one stops authenticating
+         * @description Connections opened with the old password before the rotation keep their session until they reconnect; to
+         *     cut them off at once, revoke and issue anew.
+         */
+        post: operations["rotateKafkaCredentials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/session/options": {
         parameters: {
             query?: never;
@@ -845,6 +932,32 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        KafkaCredentials: {
+            department: string;
+            /** @description the SCRAM user name, `dept.<department>` */
+            username: string;
+            /** @description what the broker authorizes, `User:dept.<department>` */
+            principal: string;
+            /** @constant */
+            mechanism: "SCRAM-SHA-512";
+            /** @constant */
+            securityProtocol: "SASL_SSL";
+            bootstrapServers: string[];
+            /** @description consumer group ids must start with this, e.g. `dept.civil-affairs.` */
+            groupPrefix: string;
+            /** @enum {string} */
+            status: "active" | "revoked";
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            rotatedAt: string | null;
+            /** Format: date-time */
+            revokedAt: string | null;
+        };
+        IssuedKafkaCredentials: components["schemas"]["KafkaCredentials"] & {
+            /** @description shown once; govx keeps only the broker's salted hash of it */
+            password: string;
+        };
         Ratio: {
             numerator: number;
             denominator: number;
@@ -935,6 +1048,30 @@ export interface components {
             clearedAt: string | null;
             /** @description the evidence: for access anomalies the rule and the seqs of the delivery receipts */
             details: Record<string, never>;
+        };
+        ConnectorTargetsInput: {
+            postgres: {
+                hosts: string[];
+                databases: string[];
+            };
+            webhooks: {
+                hosts: string[];
+                allowPrivate: boolean;
+            };
+        };
+        ConnectorTargets: {
+            department: string;
+            postgres: {
+                hosts: string[];
+                databases: string[];
+            };
+            webhooks: {
+                hosts: string[];
+                allowPrivate: boolean;
+            };
+            /** Format: date-time */
+            updatedAt: string | null;
+            updatedBy: string | null;
         };
         AlertWebhook: {
             department: string;
@@ -1033,6 +1170,15 @@ export interface components {
             name: string;
             /** @enum {string} */
             delivery: "clear" | "hash" | "partial";
+            /**
+             * @description A partial mask of a structured identifier: the segments it keeps (the rest are `*`). An ID number keeps
+             *     only its region when the consumer may receive the birth date (decision 0016).
+             */
+            partial?: {
+                /** @enum {string} */
+                identifier: "cn-id-number" | "cn-uscc";
+                keep: ("region" | "birth" | "sequence" | "check" | "authority" | "type" | "division" | "organization")[];
+            };
         };
         Subscription: {
             id: string;
@@ -2603,6 +2749,161 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    getConnectorTargets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the department's allowance (empty lists when none was set) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorTargets"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    setConnectorTargets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectorTargetsInput"];
+            };
+        };
+        responses: {
+            /** @description the allowance as stored (entries in canonical form) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorTargets"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getKafkaCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description what was issued and when, and how to connect */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createKafkaCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the credentials, with the password (shown only now) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedKafkaCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["RetryLater"];
+        };
+    };
+    revokeKafkaCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the revoked credentials */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["RetryLater"];
+        };
+    };
+    rotateKafkaCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the credentials, with the new password (shown only now) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedKafkaCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["RetryLater"];
         };
     };
     sessionOptions: {

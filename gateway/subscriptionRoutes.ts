@@ -20,16 +20,21 @@ import type { Pool } from '../lib/db';
 import { acquireDeliveryLease, type DeliveryKind, type DeliveryLease, releaseDeliveryLease, renewDeliveryLease } from '../catalog/deliveryLeases';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import type { ReceiptLedger } from '../catalog/receipts';
 import { getDataset } from '../catalog/datasets';
 import { getDepartment } from '../catalog/keys';
-import { loadMaskingKey, type FieldDelivery } from '../catalog/sharingPolicy';
+import type { FieldDelivery, MaskingKeys } from '../catalog/sharingPolicy';
 import { previewShare } from '../distributor/sharePreview';
-import { decodeCursor, encodeCursor, type Positions, type ShareDelivery, type ShareReader } from './httpDelivery';
+import { decodeCursor, encodeCursor, httpDeliveryReceipts, type Positions, type ShareDelivery, type ShareReader, StreamReceipts } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
 
 export interface SubscriptionRouteDeps extends SubscriptionDeps {
+  /** masking keys for previews (lib/keyring.ts), the same the distributor masks with */
+  keys: MaskingKeys;
   delivery: ShareDelivery;
+  /** every pull and stream is recorded as delivery receipts */
+  receipts: ReceiptLedger;
   log: Logger;
   /** concurrent SSE streams and pulls each department may hold, across gateways */
   caps: { streams: number; pulls: number };
@@ -84,12 +89,6 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     });
   };
 
-  let maskingKey: Promise<Buffer> | null = null;
-  const maskingKeyOf = (): Promise<Buffer> => {
-    maskingKey ??= loadMaskingKey(deps.pool);
-    maskingKey.catch(() => (maskingKey = null));
-    return maskingKey;
-  };
   const clearanceOf = async (department: string): Promise<number> => (await getDepartment(deps.pool, department))?.clearance ?? 1;
 
   /** A consumer's preview of what a request would give it, before it asks. */
@@ -109,7 +108,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       throw new GovxError(403, 'subscription.not_shared', `${dataset.id} is not shared (不予共享). Legal basis: ${dataset.legalBasis}`, { details: { legalBasis: dataset.legalBasis } });
     }
     res.json(
-      await previewShare(deps.pool, await maskingKeyOf(), {
+      await previewShare(deps.pool, deps.keys, {
         dataset, consumer: principal.department, clearance: await clearanceOf(principal.department), fields: input.fields, tighten,
       }),
     );
@@ -130,7 +129,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const beyond = fields.filter((f) => !sub.requestedFields.includes(f));
     if (beyond.length) throw new InputError('subscription.beyond_request', `a decision cannot grant fields that were not requested: ${beyond.join(', ')}`);
     res.json(
-      await previewShare(deps.pool, await maskingKeyOf(), {
+      await previewShare(deps.pool, deps.keys, {
         dataset, consumer: sub.consumer, clearance: await clearanceOf(sub.consumer), fields, tighten: decision.masking as Record<string, FieldDelivery> | undefined,
       }),
     );
@@ -190,6 +189,8 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const lease = await leaseOrRefuse(principal, sub, 'pull', pullLeaseMs(waitMs));
     try {
       const { records, next } = await deps.delivery.pull(sub, from, limit, waitMs);
+      // recorded before the answer leaves: a pull that cannot be recorded is not delivered (the consumer retries its cursor)
+      await deps.receipts.delivery(...httpDeliveryReceipts(sub, 'http-pull', principal, records, String(res.locals.requestId ?? '') || null));
       res.json({ subscription: sub.id, records, cursor: encodeCursor(next) });
     } finally {
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
@@ -214,11 +215,15 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     res.flushHeaders();
     res.write(': govx share stream\n\n');
     let closed = false;
+    const receipts = new StreamReceipts(deps.receipts, sub, principal, String(res.locals.requestId ?? '') || null);
+    const recordSent = (): Promise<void> =>
+      receipts.flush().catch((err: unknown) => deps.log.error({ subscription: sub.id, err: (err as Error).message }, 'stream delivery receipt failed'));
     const close = async (reason?: string): Promise<void> => {
       if (closed) return;
       closed = true;
       clearInterval(watch);
       await reader.stop();
+      await recordSent();
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
       if (reason && !res.writableEnded) res.write(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
       res.end();
@@ -231,6 +236,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
             void close(`subscription is ${current?.status ?? 'gone'}`);
           } else if (!closed) {
             res.write(': keep-alive\n\n');
+            void recordSent();
             void renewDeliveryLease(deps.pool, lease, STREAM_LEASE_MS).catch(() => undefined);
           }
         },
@@ -248,6 +254,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       await reader.start(from, (record, next) => {
         if (closed) return false;
         res.write(`id: ${encodeCursor(next)}\nevent: record\ndata: ${JSON.stringify(record)}\n\n`);
+        receipts.sent(record);
         return true;
       });
     } catch (err) {

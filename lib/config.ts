@@ -23,6 +23,13 @@ export interface GovxConfig {
   readonly kafkaCaFile: string;
   readonly kafkaCertFile: string | undefined;
   readonly kafkaKeyFile: string | undefined;
+  /** Bootstrap servers departments are told to connect to (with their credentials). */
+  readonly kafkaDepartmentBrokers: readonly string[];
+  /** The Kafka jars govx's Java credential tool runs against, and where that tool is compiled. */
+  readonly kafkaLibsDir: string;
+  readonly kafkaToolsDir: string;
+  /** How often every gateway reconciles department ACLs with the catalog (0: never, not even at start-up). */
+  readonly kafkaAclReconcileMs: number;
   readonly topicPartitions: number;
   readonly topicReplicationFactor: number;
   readonly kafkaRequestTimeoutMs: number;
@@ -57,6 +64,10 @@ export interface GovxConfig {
   readonly anomalyBulkRecords: number;
   readonly keysDir: string;
   readonly masterKey: string | undefined;
+  readonly receiptReconcileIntervalMs: number;
+  readonly receiptGraceMs: number;
+  readonly auditCheckpointIntervalMs: number;
+  readonly auditCheckpointFile: string | null;
   readonly publicUrl: string | undefined;
   readonly oidcIssuer: string | undefined;
   readonly oidcClientId: string | undefined;
@@ -86,6 +97,15 @@ interface Setting<T> {
 /** Where scripts/services.sh generates the development CA and govx's broker password. */
 const devSecurityFile = (name: string) => (env: NodeJS.ProcessEnv): string =>
   path.join(env.GOVX_CACHE_DIR ? path.resolve(env.GOVX_CACHE_DIR) : projectPath('.cache'), 'kafka', 'security', name);
+
+/** The pinned Kafka version (scripts/kafka/pom.xml), whose jars services:up resolves into the cache. */
+function kafkaVersion(): string {
+  const pom = fs.readFileSync(projectPath('scripts', 'kafka', 'pom.xml'), 'utf8');
+  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1] ?? 'unknown';
+}
+
+const devKafkaDir = (name: string) => (env: NodeJS.ProcessEnv): string =>
+  path.join(env.GOVX_CACHE_DIR ? path.resolve(env.GOVX_CACHE_DIR) : projectPath('.cache'), 'kafka', kafkaVersion(), name);
 
 const integer = (min: number, max: number): Parser<number> => (raw) => {
   if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
@@ -245,6 +265,30 @@ export const settings = {
     description: 'PEM private key of GOVX_KAFKA_CERT_FILE',
     default: '',
     parse: optionalReadableFile,
+  },
+  kafkaDepartmentBrokers: {
+    env: 'GOVX_KAFKA_DEPARTMENT_BROKERS',
+    description: 'bootstrap servers departments connect to, shown with their Kafka credentials (default: KAFKA_BROKERS)',
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? [] : brokerList(raw)),
+  },
+  kafkaLibsDir: {
+    env: 'GOVX_KAFKA_LIBS_DIR',
+    description: "directory of the Apache Kafka jars govx's credential tool runs against (default: the ones services:up resolved)",
+    default: devKafkaDir('libs'),
+    parse: (raw) => path.resolve(projectRoot, text(raw)),
+  },
+  kafkaToolsDir: {
+    env: 'GOVX_KAFKA_TOOLS_DIR',
+    description: "directory of govx's compiled Kafka tools (compiled there on first use when missing; scripts/kafka/build-tools.sh)",
+    default: devKafkaDir('govx-tools'),
+    parse: (raw) => path.resolve(projectRoot, text(raw)),
+  },
+  kafkaAclReconcileMs: {
+    env: 'GOVX_KAFKA_ACL_RECONCILE_MS',
+    description: "how often each gateway reconciles the departments' Kafka ACLs with the catalog, repairing drift (0: never, not even at start-up)",
+    default: '60000',
+    parse: integer(0, 86_400_000),
   },
   topicPartitions: { env: 'GOVX_TOPIC_PARTITIONS', description: 'partitions of topics govx creates', default: '3', parse: integer(1, 1000) },
   topicReplicationFactor: {
@@ -428,6 +472,30 @@ export const settings = {
     default: '10000',
     parse: integer(1, 1_000_000_000),
   },
+  receiptReconcileIntervalMs: {
+    env: 'GOVX_RECEIPT_RECONCILE_INTERVAL_MS',
+    description: 'how often the gateway looks for records in dataset and share topics that no receipt covers (it also does at start-up)',
+    default: '60000',
+    parse: integer(1000, 86_400_000),
+  },
+  receiptGraceMs: {
+    env: 'GOVX_RECEIPT_GRACE_MS',
+    description: 'how old an uncovered record must be before the reconciler writes its receipt (its writer may still be about to)',
+    default: '30000',
+    parse: integer(0, 86_400_000),
+  },
+  auditCheckpointIntervalMs: {
+    env: 'GOVX_AUDIT_CHECKPOINT_INTERVAL_MS',
+    description: 'how often the gateway signs the audit chain head and writes it to govx.audit.checkpoints (0: only on demand)',
+    default: '300000',
+    parse: integer(0, 86_400_000),
+  },
+  auditCheckpointFile: {
+    env: 'GOVX_AUDIT_CHECKPOINT_FILE',
+    description: 'a file to which every signed audit checkpoint is also appended, one JSON line each (empty: Kafka only)',
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? null : path.resolve(projectRoot, raw.trim())),
+  },
   keysDir: {
     env: 'GOVX_KEYS_DIR',
     description: 'directory of the key files kept outside the database (master.key, audit-signing.pem); created with fresh keys when missing',
@@ -550,6 +618,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GovxConfig {
   }
   problems.push(...crossSettingProblems(env));
   if (problems.length > 0) throw new ConfigError(problems);
+  if ((out.kafkaDepartmentBrokers as string[]).length === 0) out.kafkaDepartmentBrokers = out.kafkaBrokers;
   return Object.freeze(out) as unknown as GovxConfig;
 }
 
