@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import type { BrowserContext, Page } from 'playwright-core';
 import { freePort, oidcEnv, startTestProvider, type TestProvider } from '../support/oidc';
 import { launchBrowser, shows, type TestBrowser } from '../support/browser';
