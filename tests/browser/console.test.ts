@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import type { BrowserContext, Page } from 'playwright-core';
 import { freePort, oidcEnv, startTestProvider, type TestProvider } from '../support/oidc';
 import { launchBrowser, shows, type TestBrowser } from '../support/browser';
