@@ -5,7 +5,17 @@ import { getDepartment, type Principal } from './keys';
 import { parseAvroSchema } from './registry/canonical';
 import { describeSchemaChange } from './registry/compatibility';
 import { getSchemaById, setCompatibility, getSubjectVersion, registerSchema, type SubjectVersion } from './registry/store';
-import { deriveShareSchema, planFields, schemaChangeNeedsApproval, type FieldDelivery, type GrantedField } from './sharingPolicy';
+import {
+  deriveShareSchema,
+  identifierFieldsOf,
+  planFields,
+  rebuildableIdentifiers,
+  schemaChangeNeedsApproval,
+  type FieldDelivery,
+  type FieldPlan,
+  type GrantedField,
+  type IdentifierFields,
+} from './sharingPolicy';
 import { withTransaction, type Pool, type PoolClient } from '../lib/db';
 import { ConflictError, ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 
@@ -54,6 +64,25 @@ export const shareSubject = (subscriptionId: string): string => `${shareTopic(su
 export interface SubscriptionKafka {
   ensureTopic(topic: string): Promise<void>;
   endOffsets(topic: string): Promise<Record<string, string>>;
+}
+
+/** A status change, told after it committed (the Kafka ACLs follow it: catalog/kafkaAccess.ts). */
+export interface SubscriptionTransition {
+  subscription: string;
+  consumer: string;
+  to: SubscriptionStatus;
+}
+type TransitionListener = (transition: SubscriptionTransition) => Promise<void>;
+const transitionListeners = new Set<TransitionListener>();
+
+/** Calls `listener` after every committed transition in this process (it handles its own failures); returns how to stop. */
+export function onSubscriptionTransition(listener: TransitionListener): () => void {
+  transitionListeners.add(listener);
+  return () => void transitionListeners.delete(listener);
+}
+
+async function announceTransition(sub: Pick<Subscription, 'id' | 'consumer'>, to: SubscriptionStatus): Promise<void> {
+  await Promise.all([...transitionListeners].map((listen) => listen({ subscription: sub.id, consumer: sub.consumer, to }).catch(() => undefined)));
 }
 
 export interface SubscriptionDeps {
@@ -253,6 +282,43 @@ export function parseSubscriptionRequest(body: Record<string, unknown>): Subscri
 // ---------------------------------------------------------------------------------------------------------
 // The workflow
 
+/** The structured identifiers of a dataset (ID numbers, credit codes), from its latest schema's annotations. */
+async function identifiersOf(db: Db, dataset: Dataset): Promise<IdentifierFields> {
+  const latest = await getSubjectVersion(db as Pool, dataset.schemaSubject, 'latest');
+  return latest ? identifierFieldsOf(JSON.parse(latest.schema)) : {};
+}
+
+/**
+ * Masks are judged on what the consumer receives as a whole: this grant together with its other live grants
+ * on the dataset must not rebuild an identifier the consumer may not see in clear (decision 0016).
+ */
+async function refuseRebuildableCombination(
+  db: Db,
+  dataset: Dataset,
+  identifiers: IdentifierFields,
+  clearance: number,
+  consumer: string,
+  plan: FieldPlan,
+  self: string | null,
+): Promise<void> {
+  if (Object.keys(identifiers).length === 0) return;
+  const { rows } = await db.query<{ approved_fields: GrantedField[] | null }>(
+    `SELECT approved_fields FROM subscriptions WHERE consumer = $1 AND dataset_id = $2 AND status IN ('approved', 'paused') AND id IS DISTINCT FROM $3`,
+    [consumer, dataset.id, self],
+  );
+  const delivered = [...plan.granted, ...rows.flatMap((r) => r.approved_fields ?? [])];
+  const rebuilt = rebuildableIdentifiers(dataset, identifiers, clearance, delivered);
+  if (rebuilt.length > 0) {
+    const first = rebuilt[0]!;
+    throw new GovxError(
+      403,
+      'subscription.mask_undone',
+      `${first.from.join(' + ')} together would rebuild ${first.field} (${first.identifier}), which ${consumer} may not receive in clear; leave out or mask one of them`,
+      { details: { rebuildable: rebuilt } },
+    );
+  }
+}
+
 const actorOf = (p: Principal): AuditActor => ({ department: p.department, keyId: p.keyId, role: p.role });
 
 async function clearanceOf(db: Db, department: string): Promise<number> {
@@ -276,7 +342,10 @@ export async function requestSubscription(deps: SubscriptionDeps, principal: Pri
       details: { legalBasis: dataset.legalBasis },
     });
   }
-  const plan = planFields(dataset, req.fields, await clearanceOf(pool, principal.department));
+  const clearance = await clearanceOf(pool, principal.department);
+  const identifiers = await identifiersOf(pool, dataset);
+  const plan = planFields(dataset, req.fields, clearance, {}, identifiers);
+  await refuseRebuildableCombination(pool, dataset, identifiers, clearance, principal.department, plan, null);
   if (plan.granted.length === 0) {
     throw new GovxError(403, 'subscription.clearance', `your department's clearance allows none of the requested fields of ${dataset.id}`, {
       details: { withheld: plan.withheld },
@@ -359,10 +428,13 @@ async function activate(
   const { pool } = deps;
   const sub = (await getSubscription(pool, id))!;
   const dataset = (await getDataset(pool, sub.dataset))!;
-  const plan = planFields(dataset, how.fields, await clearanceOf(pool, sub.consumer), how.tighten);
-  if (plan.granted.length === 0) throw new InputError('subscription.nothing_granted', 'the approval grants no field the consumer may receive');
   const base = await getSubjectVersion(pool, dataset.schemaSubject, 'latest');
   if (!base) throw new GovxError(409, 'dataset.no_schema', `${dataset.id} has no schema registered`);
+  const identifiers = identifierFieldsOf(JSON.parse(base.schema));
+  const clearance = await clearanceOf(pool, sub.consumer);
+  const plan = planFields(dataset, how.fields, clearance, how.tighten, identifiers);
+  if (plan.granted.length === 0) throw new InputError('subscription.nothing_granted', 'the approval grants no field the consumer may receive');
+  await refuseRebuildableCombination(pool, dataset, identifiers, clearance, sub.consumer, plan, id);
   const derived = deriveShareSchema(JSON.parse(base.schema), plan.granted, id);
   const subject = shareSubject(id);
   // govx re-derives the share schema on every approval; readers take the schema id from each message.
@@ -388,6 +460,7 @@ async function activate(
       details: { dataset: dataset.id, consumer: sub.consumer, fields: plan.granted, withheld: plan.withheld, expiresAt, by: how.by, derivedSchemaId: registration.id },
     });
   });
+  await announceTransition(sub, 'approved');
   return (await getSubscription(pool, id))!;
 }
 
@@ -430,6 +503,7 @@ async function setFinalStatus(
     );
     await appendAudit(tx, { actor, action, target: `subscription:${sub.id}`, outcome: 'success', requestId, details: { dataset: sub.dataset, consumer: sub.consumer, reason } });
   });
+  await announceTransition(sub, status);
   return (await getSubscription(pool, sub.id))!;
 }
 
@@ -444,7 +518,7 @@ export async function expireSubscriptions(pool: Pool): Promise<string[]> {
 
 /** Pauses a subscription until its owner approves it again, saying why (audited). */
 export async function pauseSubscription(pool: Pool, sub: Subscription, reason: string): Promise<void> {
-  await withTransaction(pool, async (tx) => {
+  const paused = await withTransaction(pool, async (tx) => {
     const r = await tx.query(
       `UPDATE subscriptions SET status = 'paused', status_reason = $2, version = version + 1, updated_at = now() WHERE id = $1 AND status = 'approved'`,
       [sub.id, reason],
@@ -452,7 +526,9 @@ export async function pauseSubscription(pool: Pool, sub: Subscription, reason: s
     if ((r.rowCount ?? 0) > 0) {
       await appendAudit(tx, { actor: SYSTEM, action: 'subscription.pause', target: `subscription:${sub.id}`, outcome: 'success', details: { dataset: sub.dataset, reason } });
     }
+    return (r.rowCount ?? 0) > 0;
   });
+  if (paused) await announceTransition(sub, 'paused');
 }
 
 export async function markBackfillDone(pool: Pool, id: string): Promise<void> {

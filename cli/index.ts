@@ -17,6 +17,7 @@ import { verifyAuditChain } from '../catalog/audit';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { publishFile } from './publish';
 import { isServeWorker, servePrimary } from './serveWorkers';
+import { kafkaCredentialsCommand } from './kafkaCredentials';
 import { writeSharingReport, type ReportFormat } from './report';
 
 /** Runs `fn` with a migrated database pool, closing it afterwards. */
@@ -153,6 +154,8 @@ export function buildProgram(): Command {
       if (o.json) out(JSON.stringify(created));
       else out(`rotated ${created.replaces} to ${created.role} key ${created.id} for ${created.department}; ${created.replaces} is revoked. The new secret is shown only now:\n${created.key}`);
     });
+
+  program.addCommand(kafkaCredentialsCommand(withDatabase));
 
   program
     .command('sample <dataset>')

@@ -1,9 +1,11 @@
 import client from 'prom-client';
 import { getDataset } from '../catalog/datasets';
+import { type DeliveryReceipt, GOVX_DISTRIBUTOR, grantRef, type ReceiptLedger } from '../catalog/receipts';
 import type { SchemaCache } from '../catalog/registry/schemaCache';
 import { shareTopic, type Subscription } from '../catalog/subscriptions';
 import type { Pool } from '../lib/db';
 import type { IncomingMessage, KafkaProducer, OutgoingMessage } from '../lib/kafkaPort';
+import { crashPointForTests } from '../lib/faults';
 import type { Logger } from '../lib/logger';
 import { UndecodableValueError } from '../schemas/wireFormat';
 import type { ShareProjector } from './shareProjector';
@@ -41,6 +43,8 @@ export interface ShareWriterDeps {
   metrics: DistributorMetrics;
   /** Partitions of the share topics (govx creates them with GOVX_TOPIC_PARTITIONS). */
   sharePartitions: number;
+  /** Where each acknowledged write to a share topic is recorded (delivery.receipt, channel kafka). */
+  receipts: ReceiptLedger;
 }
 
 /** Writes dataset records to the share topics of the subscriptions they belong to, acknowledged by Kafka (acks=all). */
@@ -48,8 +52,10 @@ export class ShareWriter {
   constructor(private readonly deps: ShareWriterDeps) {}
 
   /**
-   * Projects `messages` of one dataset partition for `subs` and writes them with acks=all. `include`
-   * says which subscriptions a record at an offset belongs to (live delivery vs backfill).
+   * Projects `messages` of one dataset partition for `subs`, writes them with acks=all, and records a
+   * receipt per share topic partition written. `include` says which subscriptions a record at an offset
+   * belongs to (live delivery vs backfill). Resolves only once the receipts are committed, so the caller
+   * commits its source offsets after both; a crash in between is covered by the receipt reconciler.
    */
   async deliver(
     dataset: string,
@@ -65,11 +71,32 @@ export class ShareWriter {
     let delivered = 0;
     // One produce request per ~MAX_REQUEST_BYTES: a batch fanned out to many subscriptions would
     // otherwise exceed the broker's message.max.bytes and be refused whole.
+    const subOfTopic = new Map(subs.map((s) => [shareTopic(s.id), s]));
     const flush = async (): Promise<void> => {
       if (byTopic.size === 0) return;
-      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+      const written = byTopic;
       byTopic = new Map();
       bytes = 0;
+      const produced = await producer.sendBatch({ acks: -1, topicMessages: [...written].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+      crashPointForTests('share');
+      const receipts: DeliveryReceipt[] = [];
+      for (const meta of produced) {
+        const sub = subOfTopic.get(meta.topicName);
+        const count = written.get(meta.topicName)?.filter((m) => m.partition === meta.partition).length ?? 0;
+        if (!sub || meta.baseOffset === undefined || count === 0) continue;
+        const fromOffset = meta.baseOffset;
+        receipts.push({
+          subscription: grantRef(sub),
+          channel: 'kafka',
+          actor: GOVX_DISTRIBUTOR,
+          topic: meta.topicName,
+          partition: meta.partition,
+          fromOffset,
+          toOffset: (BigInt(fromOffset) + BigInt(count) - 1n).toString(),
+          count,
+        });
+      }
+      await this.deps.receipts.delivery(...receipts);
     };
     for (const message of messages) {
       const targets = subs.filter((s) => include(s, message.offset));
@@ -90,6 +117,8 @@ export class ShareWriter {
         // share topics have the dataset topic's partition count: keeping the partition keeps per-key order
         // without re-hashing every key
         out.partition = partition % this.deps.sharePartitions;
+        // which grant the record was written under, for the receipt reconciler if its writer dies before the receipt
+        out.headers = { ...out.headers, 'govx-grant-version': String(grantRef(sub).grantVersion) };
         const topic = shareTopic(sub.id);
         let list = byTopic.get(topic);
         if (!list) byTopic.set(topic, (list = []));

@@ -1,5 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { GovxConfig } from '../lib/config';
+import { openKeyring } from '../lib/keyring';
 import type { Pool } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import { auditRouter } from './auditRoutes';
@@ -9,7 +10,10 @@ import type { KafkaExchange } from '../lib/kafkaExchange';
 import { healthRouter } from './health';
 import { loadOpenApiDocument, openApiRouter, requestValidation } from './apiSpec';
 import type { GatewayMetrics } from '../lib/metrics';
-import { KeyAuthenticator, authenticate } from './middleware/auth';
+import { KeyAuthenticator, authenticate, sessionLookup } from './middleware/auth';
+import { consoleRouter } from './consoleRoutes';
+import { departmentRouter } from './departmentRoutes';
+import { publicSessionRouter, sessionRouter } from './sessionRoutes';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
 import { requestId } from './middleware/requestId';
@@ -17,7 +21,10 @@ import { recordDenials, routeLabel } from './middleware/denials';
 import { checkRequestText } from './middleware/textHygiene';
 import { DenialLedger } from '../catalog/denials';
 import { keyRouter } from './keyRoutes';
-import { AuditGroupCommit } from '../publish/auditGroupCommit';
+import { ReceiptLedger } from '../catalog/receipts';
+import { kafkaCredentialRouter } from './kafkaCredentialRoutes';
+import type { KafkaAccess } from '../catalog/kafkaAccess';
+import type { ScramCredentialStore } from '../lib/scramCredentials';
 import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { IdempotencyStore } from './idempotency';
 import { publishRouter } from './publishRoute';
@@ -40,6 +47,8 @@ export interface AppDeps {
   isAccepting?: () => boolean;
   /** For subscriptions: share topics, the dataset topic's end offsets, and HTTP delivery. */
   kafka: { port: KafkaPort; topics: SubscriptionKafka };
+  /** Departments' Kafka credentials (set at the broker) and the ACLs that follow them. */
+  kafkaAccess: { scram: ScramCredentialStore; access: KafkaAccess };
   /** The process's registry-backed schema cache (publish runtimes, HTTP delivery). */
   schemas: SchemaCache;
   /** Working days for reply deadlines and reports; read from the configuration when absent. */
@@ -75,6 +84,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('query parser', 'simple');
   const runtimes = new DatasetRuntimes(deps.pool, deps.schemas);
   const delivery = new ShareDelivery(deps.kafka.port, deps.schemas, skippedRecordReporter(deps));
+  const receipts = new ReceiptLedger(deps.pool);
   const keys = new KeyAuthenticator(deps.pool, {
     requestsPerSec: deps.config.rateLimitKeyRequestsPerSec,
     onLimited: (p) => deps.metrics.rateLimited.inc({ department: p.department, limit: 'key-requests' }),
@@ -90,7 +100,9 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use('/registry', registryRouter({ pool: deps.pool, keys, runtimes, log: deps.log }));
   app.use(checkRequestText);
   app.use(openApiRouter(openApi));
-  app.use('/v1', authenticate(keys));
+  app.use(consoleRouter());
+  app.use(publicSessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
+  app.use('/v1', authenticate(keys, sessionLookup(deps.pool, deps.config.sessionIdleMinutes)));
   app.use(
     publishRouter({
       ...deps,
@@ -99,7 +111,7 @@ export function createApp(deps: AppDeps): GatewayApp {
       maxRecordsPerRequest: deps.config.maxRecordsPerRequest,
       maxJsonDepth: deps.config.maxJsonDepth,
       maxStringLength: deps.config.maxStringLength,
-      auditGroup: new AuditGroupCommit(deps.pool),
+      receipts,
       idempotency: new IdempotencyStore(deps.pool, {
         ttlSeconds: deps.config.idempotencyTtlSeconds,
         leaseMs: 2 * deps.config.kafkaRequestTimeoutMs + 30_000,
@@ -118,12 +130,25 @@ export function createApp(deps: AppDeps): GatewayApp {
     subscriptionRouter({
       pool: deps.pool,
       kafka: deps.kafka.topics,
+      keys: openKeyring(deps.config),
       delivery,
+      receipts,
       log: deps.log,
       caps: { streams: deps.config.maxStreamsPerDepartment, pulls: deps.config.maxPullsPerDepartment },
     }),
   );
   app.use(keyRouter({ pool: deps.pool }));
+  app.use(
+    kafkaCredentialRouter({
+      pool: deps.pool,
+      scram: deps.kafkaAccess.scram,
+      access: deps.kafkaAccess.access,
+      bootstrapServers: deps.config.kafkaDepartmentBrokers,
+      log: deps.log,
+    }),
+  );
+  app.use(sessionRouter({ pool: deps.pool, config: deps.config, log: deps.log }));
+  app.use(departmentRouter({ pool: deps.pool }));
   app.use(connectorRouter({ pool: deps.pool, config: deps.config }));
   app.use(reportRouter({ pool: deps.pool, config: deps.config, calendar: deps.calendar ?? loadWorkingCalendar(deps.config.workdayCalendarFile) }));
   app.use(notFoundRoute);

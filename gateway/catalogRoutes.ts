@@ -3,6 +3,8 @@ import type { DatasetInput } from '../catalog/catalogFile';
 import { createDataset, patchDataset, registerDatasetSchema, type Actor } from '../catalog/datasetService';
 import { datasetHistory, etagOf, getDataset, listDatasets } from '../catalog/datasets';
 import type { Principal } from '../catalog/keys';
+import { getSubjectVersion, listVersions } from '../catalog/registry/store';
+import { subjectVisibleTo } from '../catalog/registry/visibility';
 import type { Pool } from '../lib/db';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { DatasetRuntimes } from '../publish/datasetRuntime';
@@ -103,6 +105,20 @@ export function catalogRouter(deps: CatalogRouteDeps): Router {
     const id = String(req.params.id);
     if (!(await getDataset(deps.pool, id))) throw new NotFoundError('dataset.not_found', `no dataset "${id}" in the catalog`);
     res.json({ items: await datasetHistory(deps.pool, id) });
+  });
+
+  /** Schema versions of a dataset, for those who may read its registry subject (its department, administrators). */
+  router.get('/v1/datasets/:id/schemas', async (req, res) => {
+    const id = String(req.params.id);
+    const dataset = await getDataset(deps.pool, id);
+    const notFound = new NotFoundError('schema.not_found', `no schema versions of "${id.slice(0, 100)}" that this key may read`);
+    if (!dataset || !(await subjectVisibleTo(deps.pool, principalOf(res), dataset.schemaSubject))) throw notFound;
+    const items = [];
+    for (const version of await listVersions(deps.pool, dataset.schemaSubject)) {
+      const v = await getSubjectVersion(deps.pool, dataset.schemaSubject, version);
+      if (v) items.push({ version: v.version, id: v.id, schema: JSON.parse(v.schema) as unknown });
+    }
+    res.json({ subject: dataset.schemaSubject, items: items.reverse() });
   });
 
   router.post('/v1/datasets/:id/schemas', json, async (req, res) => {

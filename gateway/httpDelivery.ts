@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import type { Principal } from '../catalog/keys';
+import { type DeliveryReceipt, grantRef, rangesOf, type ReceiptLedger } from '../catalog/receipts';
 import type { SchemaCache } from '../catalog/registry/schemaCache';
 import { shareTopic, type Subscription } from '../catalog/subscriptions';
 import { InputError, UnavailableError } from '../lib/errors';
@@ -229,5 +231,48 @@ export class ShareDelivery {
   async stop(): Promise<void> {
     this.closing = true;
     await Promise.allSettled([...this.readers].map((r) => r.stop()));
+  }
+}
+
+/** The receipts of records handed to a consumer over HTTP: one per share topic partition read. */
+export function httpDeliveryReceipts(
+  sub: Subscription,
+  channel: 'http-pull' | 'sse',
+  principal: Principal,
+  records: Iterable<{ partition: number; offset: string }>,
+  requestId: string | null,
+): DeliveryReceipt[] {
+  return rangesOf(shareTopic(sub.id), records).map((range) => ({
+    ...range,
+    subscription: grantRef(sub),
+    channel,
+    actor: { department: principal.department, keyId: principal.keyId, role: principal.role },
+    requestId,
+  }));
+}
+
+/**
+ * Receipts of a Server-Sent Events stream: the records written to the stream are collected and recorded a
+ * batch at a time (at every keep-alive tick and when the stream ends), not one entry per record.
+ */
+export class StreamReceipts {
+  private pending: Array<{ partition: number; offset: string }> = [];
+
+  constructor(
+    private readonly ledger: ReceiptLedger,
+    private readonly sub: Subscription,
+    private readonly principal: Principal,
+    private readonly requestId: string | null,
+  ) {}
+
+  sent(record: { partition: number; offset: string }): void {
+    this.pending.push({ partition: record.partition, offset: record.offset });
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    await this.ledger.delivery(...httpDeliveryReceipts(this.sub, 'sse', this.principal, batch, this.requestId));
   }
 }

@@ -147,7 +147,8 @@ export interface paths {
             };
             cookie?: never;
         };
-        get?: never;
+        /** The dataset's schema versions, newest first (its department's keys and administrators, as the registry shows them) */
+        get: operations["listDatasetSchemas"];
         put?: never;
         /**
          * Register a new schema version (the owner's stewards or administrators)
@@ -660,10 +661,303 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/departments/{department}/connector-targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Where a department's connectors may connect (administrators only)
+         * @description Nothing is allowed until an administrator allows it. A department's stewards cannot read or change
+         *     this: it is the boundary their connectors run inside.
+         */
+        get: operations["getConnectorTargets"];
+        /**
+         * Set where a department's connectors may connect (administrators only; audited)
+         * @description `postgres.hosts` and `webhooks.hosts` hold addresses (`10.1.2.3`, `2001:db8::5`), CIDR blocks
+         *     (`10.20.0.0/16`) or DNS names (`db.civil.example`). A target is judged by every address its name
+         *     resolves to, when a connector is created and at every connection: each must lie in an allowed block,
+         *     or the target be named by an allowed name. For PostgreSQL an internal address (loopback, private,
+         *     link-local) must lie in an allowed block even when the name is allowed, and the database must be in
+         *     `postgres.databases`; govx's own database is refused whatever this says. A webhook on an internal
+         *     address also needs `webhooks.allowPrivate`. `0.0.0.0`, `::` and multicast addresses are never targets.
+         */
+        put: operations["setConnectorTargets"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments/{department}/kafka-credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        /** The department's Kafka credentials, never the secret (the department's stewards, administrators) */
+        get: operations["getKafkaCredentials"];
+        put?: never;
+        /**
+         * Issue the department's Kafka credentials (the department's stewards, administrators; audited); the password is shown once
+         * @description One SCRAM-SHA-512 principal per department, `User:dept.<department>` (user name `dept.<department>`). The
+         *     password is set at the broker, which keeps only its salted hash; govx does not keep it. The principal may
+         *     read the share topics of the department's live Kafka subscriptions, the dead-letter topics of its datasets,
+         *     and consumer groups named `dept.<department>.…`; nothing else, and it may write nothing.
+         */
+        post: operations["createKafkaCredentials"];
+        /**
+         * Revoke the department's Kafka credentials (audited)
+         * @description The credential is deleted at the broker, so no new connection authenticates with it, and every ACL of the
+         *     principal is withdrawn, so connections it already has are refused at their next request.
+         */
+        delete: operations["revokeKafkaCredentials"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments/{department}/kafka-credentials/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new password for the department's live Kafka credentials (audited); shown once, the old one stops authenticating
+         * @description Connections opened with the old password before the rotation keep their session until they reconnect; to
+         *     cut them off at once, revoke and issue anew.
+         */
+        post: operations["rotateKafkaCredentials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How the console may sign in here (single sign-on, API key) */
+        get: operations["sessionOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a console session with an API key (development sign-in)
+         * @description Sets the `govx_session` cookie (an opaque id; HttpOnly, SameSite=Lax, Secure over https). The session acts as the
+         *     key's principal and ends when the key is revoked, after `GOVX_SESSION_IDLE_MINUTES` unused, or after
+         *     `GOVX_SESSION_TTL_MINUTES`. Requests of a session that change anything must send its CSRF token (from
+         *     `GET /v1/me`) in `X-CSRF-Token`, or get 403 `auth.csrf`.
+         */
+        post: operations["signInWithKey"];
+        /** End the console session (sign out); with an API key it does nothing */
+        delete: operations["signOut"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start single sign-on (redirects to the OpenID provider)
+         * @description Authorization code flow with PKCE (S256), state and nonce; the flow is bound to the browser by a short-lived
+         *     cookie. The provider redirects back to `/v1/session/oidc/callback`, which maps the ID token's claims
+         *     (`GOVX_OIDC_DEPARTMENT_CLAIM`, `GOVX_OIDC_ROLE_CLAIM`, through `GOVX_OIDC_DEPARTMENT_MAP` / `GOVX_OIDC_ROLE_MAP`)
+         *     to a department and role, opens a session and returns to the console. 404 `session.oidc_disabled` when not configured.
+         */
+        get: operations["signInWithOidc"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the OpenID provider returns the browser to
+         * @description On success, 302 to the console page the sign-in started from; on failure, 302 to `/console/signin?error=<code>`.
+         */
+        get: operations["oidcCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the caller is (department, role, and the console session with its CSRF token) */
+        get: operations["getMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The departments of the exchange with their clearances */
+        get: operations["listDepartments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/departments/{department}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Set a department's clearance, the highest field sensitivity it receives in clear (administrators; audited) */
+        patch: operations["updateDepartment"];
+        trace?: never;
+    };
+    "/v1/subscriptions/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a request would deliver, before asking (consumer keys)
+         * @description The sharing policy's plan for the fields under the caller's clearance (optionally tightened by `masking`), the
+         *     derived Avro schema the consumer would read, and three synthetic records projected and masked by the
+         *     distributor's own projection. The records are made up (the dataset's sample generator or its schema), never
+         *     anyone's data. Errors as for `POST /v1/subscriptions`.
+         */
+        post: operations["previewRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What approving a request would deliver, with narrowed fields or tighter masks (the owner's stewards, administrators, the requester) */
+        post: operations["previewDecision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        KafkaCredentials: {
+            department: string;
+            /** @description the SCRAM user name, `dept.<department>` */
+            username: string;
+            /** @description what the broker authorizes, `User:dept.<department>` */
+            principal: string;
+            /** @constant */
+            mechanism: "SCRAM-SHA-512";
+            /** @constant */
+            securityProtocol: "SASL_SSL";
+            bootstrapServers: string[];
+            /** @description consumer group ids must start with this, e.g. `dept.civil-affairs.` */
+            groupPrefix: string;
+            /** @enum {string} */
+            status: "active" | "revoked";
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            rotatedAt: string | null;
+            /** Format: date-time */
+            revokedAt: string | null;
+        };
+        IssuedKafkaCredentials: components["schemas"]["KafkaCredentials"] & {
+            /** @description shown once; govx keeps only the broker's salted hash of it */
+            password: string;
+        };
         Ratio: {
             numerator: number;
             denominator: number;
@@ -755,11 +1049,75 @@ export interface components {
             /** @description the evidence: for access anomalies the rule and the seqs of the delivery receipts */
             details: Record<string, never>;
         };
+        ConnectorTargetsInput: {
+            postgres: {
+                hosts: string[];
+                databases: string[];
+            };
+            webhooks: {
+                hosts: string[];
+                allowPrivate: boolean;
+            };
+        };
+        ConnectorTargets: {
+            department: string;
+            postgres: {
+                hosts: string[];
+                databases: string[];
+            };
+            webhooks: {
+                hosts: string[];
+                allowPrivate: boolean;
+            };
+            /** Format: date-time */
+            updatedAt: string | null;
+            updatedBy: string | null;
+        };
         AlertWebhook: {
             department: string;
             url: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        Department: {
+            id: string;
+            nameZh: string;
+            nameEn: string;
+            /** @enum {string} */
+            kind: "municipal-bureau" | "district-government" | "administrator";
+            clearance: number;
+        };
+        Me: {
+            department: components["schemas"]["Department"];
+            /** @enum {string} */
+            role: "publisher" | "consumer" | "steward" | "admin";
+            /** @description how the audit trail names the caller: the key id, or user:<subject> */
+            actor: string;
+            session: null | {
+                /** @enum {string} */
+                method: "api-key" | "oidc";
+                subject: string;
+                displayName: string | null;
+                /** Format: date-time */
+                expiresAt: string;
+                /** @description send it as X-CSRF-Token on requests that change anything */
+                csrfToken: string;
+            };
+        };
+        SharePreview: {
+            dataset: string;
+            consumer: string;
+            fields: {
+                name: string;
+                /** @enum {string} */
+                delivery: "clear" | "hash" | "partial";
+            }[];
+            /** @description requested fields the clearance rules out */
+            withheld: string[];
+            /** @description the derived Avro schema the consumer would read ({} when nothing is granted) */
+            schema: Record<string, never>;
+            /** @description synthetic records as they would be delivered */
+            records: Record<string, never>[];
         };
         ApiKey: {
             id: string;
@@ -807,6 +1165,15 @@ export interface components {
             name: string;
             /** @enum {string} */
             delivery: "clear" | "hash" | "partial";
+            /**
+             * @description A partial mask of a structured identifier: the segments it keeps (the rest are `*`). An ID number keeps
+             *     only its region when the consumer may receive the birth date (decision 0016).
+             */
+            partial?: {
+                /** @enum {string} */
+                identifier: "cn-id-number" | "cn-uscc";
+                keep: ("region" | "birth" | "sequence" | "check" | "authority" | "type" | "division" | "organization")[];
+            };
         };
         Subscription: {
             id: string;
@@ -1348,6 +1715,38 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["HistoryEntry"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listDatasetSchemas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description dataset id, e.g. population.residents */
+                id: components["parameters"]["DatasetId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the versions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        subject: string;
+                        items: {
+                            version: number;
+                            id: number;
+                            schema: Record<string, never>;
+                        }[];
                     };
                 };
             };
@@ -2344,6 +2743,430 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getConnectorTargets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the department's allowance (empty lists when none was set) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorTargets"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    setConnectorTargets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectorTargetsInput"];
+            };
+        };
+        responses: {
+            /** @description the allowance as stored (entries in canonical form) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorTargets"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getKafkaCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description what was issued and when, and how to connect */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createKafkaCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the credentials, with the password (shown only now) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedKafkaCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["RetryLater"];
+        };
+    };
+    revokeKafkaCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the revoked credentials */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["RetryLater"];
+        };
+    };
+    rotateKafkaCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the credentials, with the new password (shown only now) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedKafkaCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["RetryLater"];
+        };
+    };
+    sessionOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the sign-in options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description OpenID Connect single sign-on is configured (GOVX_OIDC_ISSUER) */
+                        oidc: boolean;
+                        /** @description sign-in with an API key is offered (GOVX_CONSOLE_KEY_SIGNIN, for development) */
+                        apiKey: boolean;
+                    };
+                };
+            };
+        };
+    };
+    signInWithKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    key: string;
+                };
+            };
+        };
+        responses: {
+            /** @description signed in */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed out; the cookie is cleared */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    signInWithOidc: {
+        parameters: {
+            query?: {
+                /** @description a console path to return to, e.g. /console/approvals */
+                returnTo?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the OpenID provider */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["RetryLater"];
+        };
+    };
+    oidcCallback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                iss?: string;
+                error?: string;
+                error_description?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description back to the console */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    listDepartments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every department */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Department"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    updateDepartment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    clearance: number;
+                };
+            };
+        };
+        responses: {
+            /** @description the department */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Department"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    previewRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    dataset: string;
+                    fields: string[];
+                    masking?: {
+                        [key: string]: "hash" | "partial";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description the preview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharePreview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    previewDecision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    fields?: string[];
+                    masking?: {
+                        [key: string]: "hash" | "partial";
+                    };
+                    expiresAt?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the preview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharePreview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
         };
     };

@@ -13,8 +13,14 @@ import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from '../lib/kafkaExchange';
 import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
+import { openKeyring } from '../lib/keyring';
 import { SchemaCache } from '../catalog/registry/schemaCache';
-import type { SubscriptionKafka } from '../catalog/subscriptions';
+import { onSubscriptionTransition, type SubscriptionKafka } from '../catalog/subscriptions';
+import { KafkaAccess, KafkaAclReconciler } from '../catalog/kafkaAccess';
+import { kafkajsAclAdmin } from '../lib/kafkaAcls';
+import { BrokerScramCredentials } from '../lib/scramCredentials';
+import { errorMessage } from '../lib/errors';
+import { ReceiptReconciler } from '../catalog/receiptReconciler';
 import { SharingMonitor } from '../monitoring/sharingMonitor';
 import { loadWorkingCalendar } from '../reports/workingCalendar';
 
@@ -64,7 +70,8 @@ export async function startGateway(
     throw err;
   }
   shutdown.add('database pool', () => pool.end());
-  const kafka = kafkajsPort(kafkaClient('gateway'));
+  const gatewayKafka = kafkaClient('gateway');
+  const kafka = kafkajsPort(gatewayKafka);
   const exchange = new KafkaExchange(
     kafka,
     {
@@ -79,9 +86,29 @@ export async function startGateway(
   shutdown.add('kafka producer', () => exchange.close());
   const schemas = new SchemaCache(pool);
   const metrics = new GatewayMetrics();
+  // Department principals' ACLs follow the catalog: at every subscription transition in this process, and
+  // by reconciliation at start-up and every GOVX_KAFKA_ACL_RECONCILE_MS (catalog/kafkaAccess.ts).
+  const aclAdmin = kafkajsAclAdmin(gatewayKafka);
+  const access = new KafkaAccess({ pool, acls: aclAdmin, log: log.child({ component: 'kafka-access' }) });
+  const scram = new BrokerScramCredentials(config, log.child({ component: 'scram-credentials' }));
+  shutdown.add('kafka access', async () => {
+    await scram.close();
+    await aclAdmin.close();
+  });
+  const stopFollowing = onSubscriptionTransition(async ({ consumer, subscription, to }) => {
+    await access.syncDepartment(consumer, `subscription ${subscription} ${to}`).catch((err: unknown) => {
+      log.warn({ subscription, consumer, to, err: errorMessage(err) }, 'kafka ACLs not converged now; the reconciler will');
+    });
+  });
+  const reconciler = new KafkaAclReconciler(access, config.kafkaAclReconcileMs, log.child({ component: 'kafka-acl-reconciler' }));
+  reconciler.start();
+  shutdown.add('kafka ACL reconciler', async () => {
+    stopFollowing();
+    await reconciler.stop();
+  });
   if (config.distributor) {
     const distributor = new ShareDistributor(
-      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
+      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), keys: openKeyring(config), schemas, registry: metrics.registry },
       { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions },
     );
     distributor.start();
@@ -92,10 +119,17 @@ export async function startGateway(
     ensureTopic: (topic) => exchange.ensureTopic(topic),
     endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, calendar });
+  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, kafkaAccess: { scram, access }, calendar });
   const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
   monitor.start();
   shutdown.add('sharing monitor', () => monitor.stop());
+  // records a crashed writer left in Kafka without a receipt are covered from what Kafka holds (decision 0011)
+  const receiptReconciler = new ReceiptReconciler(
+    { pool, kafka, log: log.child({ component: 'receipts' }) },
+    { intervalMs: config.receiptReconcileIntervalMs, graceMs: config.receiptGraceMs },
+  );
+  receiptReconciler.start();
+  shutdown.add('receipt reconciler', () => receiptReconciler.stop());
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;

@@ -20,12 +20,21 @@ import type { Pool } from '../lib/db';
 import { acquireDeliveryLease, type DeliveryKind, type DeliveryLease, releaseDeliveryLease, renewDeliveryLease } from '../catalog/deliveryLeases';
 import { ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { decodeCursor, encodeCursor, type Positions, type ShareDelivery, type ShareReader } from './httpDelivery';
+import type { ReceiptLedger } from '../catalog/receipts';
+import { getDataset } from '../catalog/datasets';
+import { getDepartment } from '../catalog/keys';
+import type { FieldDelivery, MaskingKeys } from '../catalog/sharingPolicy';
+import { previewShare } from '../distributor/sharePreview';
+import { decodeCursor, encodeCursor, httpDeliveryReceipts, type Positions, type ShareDelivery, type ShareReader, StreamReceipts } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
 
 export interface SubscriptionRouteDeps extends SubscriptionDeps {
+  /** masking keys for previews (lib/keyring.ts), the same the distributor masks with */
+  keys: MaskingKeys;
   delivery: ShareDelivery;
+  /** every pull and stream is recorded as delivery receipts */
+  receipts: ReceiptLedger;
   log: Logger;
   /** concurrent SSE streams and pulls each department may hold, across gateways */
   caps: { streams: number; pulls: number };
@@ -79,6 +88,52 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       headers: { 'Retry-After': kind === 'stream' ? '5' : '1' },
     });
   };
+
+  const clearanceOf = async (department: string): Promise<number> => (await getDepartment(deps.pool, department))?.clearance ?? 1;
+
+  /** A consumer's preview of what a request would give it, before it asks. */
+  router.post('/v1/subscriptions/preview', json, async (req, res) => {
+    const principal = principalOf(res);
+    const body = objectBody(req);
+    const extra = Object.keys(body).filter((k) => !['dataset', 'fields', 'masking'].includes(k));
+    if (extra.length) throw new InputError('subscription.invalid_request', `unknown member(s): ${extra.join(', ')}`);
+    if (principal.role !== 'consumer') throw new ForbiddenError(`previewing a request needs a consumer key; this key is a ${principal.role}`);
+    const input = parseSubscriptionRequest({ dataset: body.dataset, fields: body.fields, purpose: 'preview', expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const tighten = parseDecision({ masking: body.masking }).masking;
+    const dataset = await getDataset(deps.pool, input.dataset);
+    if (!dataset || dataset.status === 'draft' || dataset.status === 'retired') throw new NotFoundError('dataset.not_found', `no dataset "${input.dataset}" is open for requests`);
+    const unknown = input.fields.filter((f) => !dataset.fields.some((d) => d.name === f));
+    if (unknown.length) throw new InputError('subscription.unknown_field', `${dataset.id} has no field(s) ${unknown.join(', ')}`, { unknown });
+    if (dataset.sharingType === 'none') {
+      throw new GovxError(403, 'subscription.not_shared', `${dataset.id} is not shared (不予共享). Legal basis: ${dataset.legalBasis}`, { details: { legalBasis: dataset.legalBasis } });
+    }
+    res.json(
+      await previewShare(deps.pool, deps.keys, {
+        dataset, consumer: principal.department, clearance: await clearanceOf(principal.department), fields: input.fields, tighten,
+      }),
+    );
+  });
+
+  /** What a decision on a request would deliver: for the owner's stewards, administrators and the requester. */
+  router.post('/v1/subscriptions/:id/preview', json, async (req, res) => {
+    const principal = principalOf(res);
+    const sub = await findVisibleSubscription(deps.pool, principal, String(req.params.id));
+    const dataset = (await getDataset(deps.pool, sub.dataset))!;
+    const mayPreview =
+      principal.role === 'admin' ||
+      (principal.role === 'steward' && principal.department === dataset.owner) ||
+      (principal.role === 'consumer' && principal.department === sub.consumer);
+    if (!mayPreview) throw new ForbiddenError(`previewing a decision is for stewards of ${dataset.owner}, administrators and the requester's consumers`);
+    const decision = parseDecision(objectBody(req));
+    const fields = decision.fields ?? sub.fields?.map((f) => f.name) ?? sub.requestedFields;
+    const beyond = fields.filter((f) => !sub.requestedFields.includes(f));
+    if (beyond.length) throw new InputError('subscription.beyond_request', `a decision cannot grant fields that were not requested: ${beyond.join(', ')}`);
+    res.json(
+      await previewShare(deps.pool, deps.keys, {
+        dataset, consumer: sub.consumer, clearance: await clearanceOf(sub.consumer), fields, tighten: decision.masking as Record<string, FieldDelivery> | undefined,
+      }),
+    );
+  });
 
   router.post('/v1/subscriptions', json, async (req, res) => {
     const sub = await requestSubscription(deps, principalOf(res), parseSubscriptionRequest(objectBody(req)), rid(res));
@@ -134,6 +189,8 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const lease = await leaseOrRefuse(principal, sub, 'pull', pullLeaseMs(waitMs));
     try {
       const { records, next } = await deps.delivery.pull(sub, from, limit, waitMs);
+      // recorded before the answer leaves: a pull that cannot be recorded is not delivered (the consumer retries its cursor)
+      await deps.receipts.delivery(...httpDeliveryReceipts(sub, 'http-pull', principal, records, String(res.locals.requestId ?? '') || null));
       res.json({ subscription: sub.id, records, cursor: encodeCursor(next) });
     } finally {
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
@@ -158,11 +215,15 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     res.flushHeaders();
     res.write(': govx share stream\n\n');
     let closed = false;
+    const receipts = new StreamReceipts(deps.receipts, sub, principal, String(res.locals.requestId ?? '') || null);
+    const recordSent = (): Promise<void> =>
+      receipts.flush().catch((err: unknown) => deps.log.error({ subscription: sub.id, err: (err as Error).message }, 'stream delivery receipt failed'));
     const close = async (reason?: string): Promise<void> => {
       if (closed) return;
       closed = true;
       clearInterval(watch);
       await reader.stop();
+      await recordSent();
       await releaseDeliveryLease(deps.pool, lease).catch(() => undefined);
       if (reason && !res.writableEnded) res.write(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
       res.end();
@@ -175,6 +236,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
             void close(`subscription is ${current?.status ?? 'gone'}`);
           } else if (!closed) {
             res.write(': keep-alive\n\n');
+            void recordSent();
             void renewDeliveryLease(deps.pool, lease, STREAM_LEASE_MS).catch(() => undefined);
           }
         },
@@ -192,6 +254,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       await reader.start(from, (record, next) => {
         if (closed) return false;
         res.write(`id: ${encodeCursor(next)}\nevent: record\ndata: ${JSON.stringify(record)}\n\n`);
+        receipts.sent(record);
         return true;
       });
     } catch (err) {

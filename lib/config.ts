@@ -23,6 +23,13 @@ export interface GovxConfig {
   readonly kafkaCaFile: string;
   readonly kafkaCertFile: string | undefined;
   readonly kafkaKeyFile: string | undefined;
+  /** Bootstrap servers departments are told to connect to (with their credentials). */
+  readonly kafkaDepartmentBrokers: readonly string[];
+  /** The Kafka jars govx's Java credential tool runs against, and where that tool is compiled. */
+  readonly kafkaLibsDir: string;
+  readonly kafkaToolsDir: string;
+  /** How often every gateway reconciles department ACLs with the catalog (0: never, not even at start-up). */
+  readonly kafkaAclReconcileMs: number;
   readonly topicPartitions: number;
   readonly topicReplicationFactor: number;
   readonly kafkaRequestTimeoutMs: number;
@@ -57,6 +64,22 @@ export interface GovxConfig {
   readonly anomalyBulkRecords: number;
   readonly keysDir: string;
   readonly masterKey: string | undefined;
+  readonly receiptReconcileIntervalMs: number;
+  readonly receiptGraceMs: number;
+  readonly auditCheckpointIntervalMs: number;
+  readonly auditCheckpointFile: string | null;
+  readonly publicUrl: string | undefined;
+  readonly oidcIssuer: string | undefined;
+  readonly oidcClientId: string | undefined;
+  readonly oidcClientSecret: string | undefined;
+  readonly oidcScopes: string;
+  readonly oidcDepartmentClaim: string;
+  readonly oidcRoleClaim: string;
+  readonly oidcDepartmentMap: Readonly<Record<string, string>>;
+  readonly oidcRoleMap: Readonly<Record<string, string>>;
+  readonly sessionTtlMinutes: number;
+  readonly sessionIdleMinutes: number;
+  readonly consoleKeySignIn: boolean;
 }
 
 export type KafkaSaslMechanism = 'scram-sha-512' | 'scram-sha-256' | 'plain';
@@ -74,6 +97,15 @@ interface Setting<T> {
 /** Where scripts/services.sh generates the development CA and govx's broker password. */
 const devSecurityFile = (name: string) => (env: NodeJS.ProcessEnv): string =>
   path.join(env.GOVX_CACHE_DIR ? path.resolve(env.GOVX_CACHE_DIR) : projectPath('.cache'), 'kafka', 'security', name);
+
+/** The pinned Kafka version (scripts/kafka/pom.xml), whose jars services:up resolves into the cache. */
+function kafkaVersion(): string {
+  const pom = fs.readFileSync(projectPath('scripts', 'kafka', 'pom.xml'), 'utf8');
+  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1] ?? 'unknown';
+}
+
+const devKafkaDir = (name: string) => (env: NodeJS.ProcessEnv): string =>
+  path.join(env.GOVX_CACHE_DIR ? path.resolve(env.GOVX_CACHE_DIR) : projectPath('.cache'), 'kafka', kafkaVersion(), name);
 
 const integer = (min: number, max: number): Parser<number> => (raw) => {
   if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
@@ -132,6 +164,28 @@ const postgresUrl: Parser<string> = (raw) => {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('must use the postgres:// scheme');
   if (url.pathname.length <= 1) throw new Error('must name a database');
   return raw;
+};
+
+const httpUrl = (raw: string): string => {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new Error(`must be a URL such as https://sso.example.gov.cn/realms/city, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must be an http:// or https:// URL');
+  return raw.trim();
+};
+
+/** `a=b,c=d` → {a: 'b', c: 'd'}. */
+const claimMap: Parser<Record<string, string>> = (raw) => {
+  const map: Record<string, string> = {};
+  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = pair.lastIndexOf('=');
+    if (eq <= 0 || eq === pair.length - 1) throw new Error(`"${pair}" is not value=target`);
+    map[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return Object.freeze(map);
 };
 
 const brokerList: Parser<string[]> = (raw) => {
@@ -211,6 +265,30 @@ export const settings = {
     description: 'PEM private key of GOVX_KAFKA_CERT_FILE',
     default: '',
     parse: optionalReadableFile,
+  },
+  kafkaDepartmentBrokers: {
+    env: 'GOVX_KAFKA_DEPARTMENT_BROKERS',
+    description: 'bootstrap servers departments connect to, shown with their Kafka credentials (default: KAFKA_BROKERS)',
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? [] : brokerList(raw)),
+  },
+  kafkaLibsDir: {
+    env: 'GOVX_KAFKA_LIBS_DIR',
+    description: "directory of the Apache Kafka jars govx's credential tool runs against (default: the ones services:up resolved)",
+    default: devKafkaDir('libs'),
+    parse: (raw) => path.resolve(projectRoot, text(raw)),
+  },
+  kafkaToolsDir: {
+    env: 'GOVX_KAFKA_TOOLS_DIR',
+    description: "directory of govx's compiled Kafka tools (compiled there on first use when missing; scripts/kafka/build-tools.sh)",
+    default: devKafkaDir('govx-tools'),
+    parse: (raw) => path.resolve(projectRoot, text(raw)),
+  },
+  kafkaAclReconcileMs: {
+    env: 'GOVX_KAFKA_ACL_RECONCILE_MS',
+    description: "how often each gateway reconciles the departments' Kafka ACLs with the catalog, repairing drift (0: never, not even at start-up)",
+    default: '60000',
+    parse: integer(0, 86_400_000),
   },
   topicPartitions: { env: 'GOVX_TOPIC_PARTITIONS', description: 'partitions of topics govx creates', default: '3', parse: integer(1, 1000) },
   topicReplicationFactor: {
@@ -394,6 +472,30 @@ export const settings = {
     default: '10000',
     parse: integer(1, 1_000_000_000),
   },
+  receiptReconcileIntervalMs: {
+    env: 'GOVX_RECEIPT_RECONCILE_INTERVAL_MS',
+    description: 'how often the gateway looks for records in dataset and share topics that no receipt covers (it also does at start-up)',
+    default: '60000',
+    parse: integer(1000, 86_400_000),
+  },
+  receiptGraceMs: {
+    env: 'GOVX_RECEIPT_GRACE_MS',
+    description: 'how old an uncovered record must be before the reconciler writes its receipt (its writer may still be about to)',
+    default: '30000',
+    parse: integer(0, 86_400_000),
+  },
+  auditCheckpointIntervalMs: {
+    env: 'GOVX_AUDIT_CHECKPOINT_INTERVAL_MS',
+    description: 'how often the gateway signs the audit chain head and writes it to govx.audit.checkpoints (0: only on demand)',
+    default: '300000',
+    parse: integer(0, 86_400_000),
+  },
+  auditCheckpointFile: {
+    env: 'GOVX_AUDIT_CHECKPOINT_FILE',
+    description: 'a file to which every signed audit checkpoint is also appended, one JSON line each (empty: Kafka only)',
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? null : path.resolve(projectRoot, raw.trim())),
+  },
   keysDir: {
     env: 'GOVX_KEYS_DIR',
     description: 'directory of the key files kept outside the database (master.key, audit-signing.pem); created with fresh keys when missing',
@@ -409,6 +511,63 @@ export const settings = {
       if (Buffer.from(raw.trim(), 'base64').length !== 32) throw new Error('must be 32 bytes in base64');
       return raw.trim();
     },
+  },
+  publicUrl: {
+    env: 'GOVX_PUBLIC_URL',
+    description: 'the URL browsers reach this gateway at (https://… behind a proxy): OpenID Connect redirects and Secure cookies follow it; empty: the address of each request',
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? undefined : httpUrl(raw).replace(/\/+$/, '')),
+  },
+  oidcIssuer: {
+    env: 'GOVX_OIDC_ISSUER',
+    description: "the OpenID provider's issuer URL for console single sign-on (empty: no single sign-on)",
+    default: '',
+    parse: (raw) => (raw.trim() === '' ? undefined : httpUrl(raw)),
+  },
+  oidcClientId: { env: 'GOVX_OIDC_CLIENT_ID', description: "govx's client id at the OpenID provider", default: '', parse: optionalText },
+  oidcClientSecret: {
+    env: 'GOVX_OIDC_CLIENT_SECRET',
+    description: "govx's client secret at the OpenID provider (empty: a public client, PKCE only)",
+    default: '',
+    parse: optionalText,
+  },
+  oidcScopes: { env: 'GOVX_OIDC_SCOPES', description: 'scopes asked for at sign-in', default: 'openid profile email', parse: text },
+  oidcDepartmentClaim: {
+    env: 'GOVX_OIDC_DEPARTMENT_CLAIM',
+    description: "the ID-token/userinfo claim naming the user's department",
+    default: 'govx_department',
+    parse: text,
+  },
+  oidcRoleClaim: {
+    env: 'GOVX_OIDC_ROLE_CLAIM',
+    description: "the claim naming the user's govx role (a string, or a list such as groups: the first that maps wins)",
+    default: 'govx_role',
+    parse: text,
+  },
+  oidcDepartmentMap: {
+    env: 'GOVX_OIDC_DEPARTMENT_MAP',
+    description: 'claim value=department id pairs, comma-separated, for providers whose values are not govx ids (unmapped values are used as they are)',
+    default: '',
+    parse: claimMap,
+  },
+  oidcRoleMap: {
+    env: 'GOVX_OIDC_ROLE_MAP',
+    description: 'claim value=role pairs, comma-separated (e.g. data-stewards=steward); unmapped values must be a govx role',
+    default: '',
+    parse: claimMap,
+  },
+  sessionTtlMinutes: { env: 'GOVX_SESSION_TTL_MINUTES', description: 'how long a console session lasts at most', default: '480', parse: integer(1, 43_200) },
+  sessionIdleMinutes: {
+    env: 'GOVX_SESSION_IDLE_MINUTES',
+    description: 'a console session unused this long ends',
+    default: '60',
+    parse: integer(1, 43_200),
+  },
+  consoleKeySignIn: {
+    env: 'GOVX_CONSOLE_KEY_SIGNIN',
+    description: 'whether the console offers sign-in with an API key (for development; turn off where single sign-on is the rule)',
+    default: 'true',
+    parse: flag,
   },
 } satisfies { [K in keyof GovxConfig]: Setting<unknown> };
 
@@ -441,6 +600,7 @@ function crossSettingProblems(env: NodeJS.ProcessEnv): string[] {
       problems.push(`${name} ${(err as Error).message}`);
     }
   }
+  if (set('GOVX_OIDC_ISSUER') && !set('GOVX_OIDC_CLIENT_ID')) problems.push('GOVX_OIDC_ISSUER is set without GOVX_OIDC_CLIENT_ID: give both');
   return problems;
 }
 
@@ -458,6 +618,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GovxConfig {
   }
   problems.push(...crossSettingProblems(env));
   if (problems.length > 0) throw new ConfigError(problems);
+  if ((out.kafkaDepartmentBrokers as string[]).length === 0) out.kafkaDepartmentBrokers = out.kafkaBrokers;
   return Object.freeze(out) as unknown as GovxConfig;
 }
 

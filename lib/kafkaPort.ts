@@ -100,6 +100,8 @@ export interface KafkaAdmin {
   fetchTopicMetadata(request: { topics: string[] }): Promise<{ topics: Array<{ name: string; partitions: unknown[] }> }>;
   /** per partition: `low` (oldest offset kept) and `high` (the offset the next record gets) */
   fetchTopicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>>;
+  /** per partition, the first offset whose record timestamp is at or after `timestamp` (ms), or the end */
+  fetchTopicOffsetsByTimestamp(topic: string, timestamp?: number): Promise<Array<{ partition: number; offset: string }>>;
   /** a group's committed offsets; '-1' where it committed none */
   fetchOffsets(request: { groupId: string; topics: string[] }): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
   deleteGroups(groupIds: string[]): Promise<unknown>;

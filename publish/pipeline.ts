@@ -1,12 +1,13 @@
-import { type AuditEntryInput, appendAudit } from '../catalog/audit';
 import { datasetTopic, dlqTopic } from '../catalog/datasets';
 import type { Principal } from '../catalog/keys';
+import { appendReceipts, type PublishReceipt, publishReceiptEntry, type ReceiptLedger } from '../catalog/receipts';
+import { withTransaction } from '../lib/db';
+import { crashPointForTests } from '../lib/faults';
 import type { Pool } from '../lib/db';
 import { GovxError, errorMessage } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { KafkaExchange } from '../lib/kafkaExchange';
 import type { GatewayMetrics } from '../lib/metrics';
-import type { AuditGroupCommit } from './auditGroupCommit';
 import type { DatasetRuntime, DatasetRuntimes } from './datasetRuntime';
 import { authorizePublish, deadLetters, type RejectedRecord, stampProvenance, validateRecords } from './stages';
 
@@ -18,8 +19,8 @@ export interface PublishDeps {
   log: Logger;
   /** Longest string value a record may hold (default 65536 characters). */
   maxStringLength?: number;
-  /** Appends audit entries of concurrent requests together; without it each request appends its own. */
-  auditGroup?: AuditGroupCommit;
+  /** Appends the receipts of concurrent requests together; without it each request appends its own. */
+  receipts?: ReceiptLedger;
 }
 
 /** A publisher the catalog lets publish to a dataset: what authorizePublisher returns and publishRecords takes. */
@@ -149,19 +150,25 @@ export async function publishRecords(deps: PublishDeps, req: PublishRequest): Pr
   const outcome = allRejected.length === 0 ? 'ok' : valid.length ? 'partial' : 'rejected';
   deps.metrics.publishBatches.inc({ ...labels, outcome });
 
+  crashPointForTests('publish');
   // A batch whose every record was rejected is recorded too: rejection and dead-letter rates are measured from these receipts.
   if (valid.length > 0 || allRejected.length > 0) {
-    const entry: AuditEntryInput = {
-      actor: { department: principal.department, keyId: principal.keyId, role: principal.role },
-      action: 'publish.batch',
-      target: `dataset:${runtime.dataset.id}`,
-      outcome: 'success',
+    const receipt: PublishReceipt = {
+      dataset: runtime.dataset.id,
+      publisher: { department: principal.department, keyId: principal.keyId, role: principal.role },
       requestId: req.requestId,
-      details: { accepted: valid.length, rejected: allRejected.length, deadLettered: deadLettered.status === 'fulfilled' ? dead.length : 0, schemaId: runtime.schemaId, topic, offsets },
+      topic,
+      offsets,
+      accepted: valid.length,
+      rejected: allRejected.length,
+      deadLettered: deadLettered.status === 'fulfilled' ? dead.length : 0,
+      schemaId: runtime.schemaId,
     };
     const auditTimer = deps.metrics.auditDuration.startTimer();
-    await (deps.auditGroup ? deps.auditGroup.append(entry) : appendAudit(deps.pool, entry)).catch((err: unknown) =>
-      deps.log.error({ err, requestId: req.requestId }, 'audit append failed for an accepted batch'),
+    // The records are in Kafka and acknowledged: a receipt that cannot be written now is written by the
+    // receipt reconciler from what Kafka holds (decision 0011), so the publisher is not told to retry.
+    await (deps.receipts ? deps.receipts.publish(receipt) : withTransaction(deps.pool, (tx) => appendReceipts(tx, [publishReceiptEntry(receipt)]))).catch((err: unknown) =>
+      deps.log.error({ err: errorMessage(err), requestId: req.requestId, dataset: runtime.dataset.id }, 'publish receipt failed; the reconciler will cover the batch'),
     );
     auditTimer();
   }

@@ -21,6 +21,7 @@ host="${first%:*}"
 port="${first##*:}"
 controller_port="${GOVX_KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 libs="$cache/kafka/$kafka_version/libs"
+tools="$cache/kafka/$kafka_version/govx-tools"
 security="$cache/kafka/security"
 state="$cache/kafka/broker-$port"
 pidfile="$state/broker.pid"
@@ -81,6 +82,12 @@ resolve_jars() {
   touch "$libs/.complete"
 }
 
+# govx sets departments' SCRAM credentials with a small Java program compiled against these jars (decision 0014).
+ensure_kafka_tools() {
+  sh "$root/scripts/kafka/build-tools.sh" "$libs" "$tools" >"$cache/kafka/tools-build.log" 2>&1 \
+    || { say "compiling govx's Kafka tools failed; see $cache/kafka/tools-build.log"; tail -20 "$cache/kafka/tools-build.log"; exit 1; }
+}
+
 check_postgres() {
   if node -e "
     const pg=require('pg'); const u=new URL(process.argv[1]); u.pathname='/postgres';
@@ -115,6 +122,7 @@ up() {
   ensure_postgis
   case "$host" in 127.0.0.1|localhost) ;; *) say "KAFKA_BROKERS points at $host: start that broker yourself"; exit 1;; esac
   resolve_jars
+  ensure_kafka_tools
   ensure_client_built
   sh "$root/scripts/kafka/dev-security.sh" "$security" kafka || { say "generating the development CA and broker certificate failed"; exit 1; }
   local current=0 data="$state/data"

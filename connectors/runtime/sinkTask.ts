@@ -1,3 +1,5 @@
+import { grantRef, rangesOf, ReceiptLedger } from '../../catalog/receipts';
+import { getSubscription } from '../../catalog/subscriptions';
 import { errorMessage } from '../../lib/errors';
 import type { BatchHandlerPayload, IncomingMessage, KafkaConsumer } from '../../lib/kafkaPort';
 import { UndecodableValueError } from '../../schemas/wireFormat';
@@ -61,11 +63,14 @@ export class SinkTask implements ConnectorTask {
   private readonly lags = new Map<string, number>();
   private failure: Error | null = null;
   private settle: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  private readonly receipts: ReceiptLedger;
 
   constructor(
     private readonly ctx: TaskContext<SinkConfig>,
     private readonly writer: SinkWriter,
-  ) {}
+  ) {
+    this.receipts = new ReceiptLedger(ctx.pool);
+  }
 
   async run(): Promise<void> {
     const { ctx } = this;
@@ -123,8 +128,11 @@ export class SinkTask implements ConnectorTask {
     for (let i = 0; i < batch.messages.length; i += ctx.config.batchMaxRows) {
       if (this.failure || ctx.signal.aborted || !isRunning() || isStale()) return;
       const chunk = batch.messages.slice(i, i + ctx.config.batchMaxRows);
-      const failure = await this.writeChunk(topic, partition, chunk, heartbeat);
+      const { failure, delivered } = await this.writeChunk(topic, partition, chunk, heartbeat);
       const committed = failure ? failure.commitUpTo : chunk.length;
+      // the receipt is written after the target's COMMIT and before the Kafka commit: a crash in between
+      // re-delivers the chunk and records it again (an overlapping receipt, never a missing one)
+      await retrying('recording the delivery receipt', retryPolicyOf(ctx, heartbeat), () => this.recordDelivery(topic, partition, delivered));
       if (committed > 0) {
         const last = chunk[committed - 1]!.offset;
         try {
@@ -143,8 +151,32 @@ export class SinkTask implements ConnectorTask {
     ctx.counters.lag = [...this.lags.values()].reduce((a, b) => a + b, 0);
   }
 
-  /** Writes one chunk durably; returns the first failure when errors.tolerance=none (records before it are written). */
-  private async writeChunk(topic: string, partition: number, chunk: IncomingMessage[], heartbeat: () => Promise<void>): Promise<ChunkFailure | null> {
+  /** delivery.receipt (channel sink) for records of a share topic written durably into the connector's target */
+  private async recordDelivery(topic: string, partition: number, delivered: Array<{ offset: string; index: number }>): Promise<void> {
+    if (delivered.length === 0 || !topic.startsWith('govx.share.')) return;
+    const sub = await getSubscription(this.ctx.pool, topic.slice('govx.share.'.length));
+    if (!sub) return;
+    await this.receipts.delivery(
+      ...rangesOf(topic, delivered.map((d) => ({ partition, offset: d.offset }))).map((range) => ({
+        ...range,
+        subscription: grantRef(sub),
+        channel: 'sink' as const,
+        connector: this.ctx.name,
+        actor: { department: this.ctx.owner, keyId: `connector:${this.ctx.name}`, role: 'connector' },
+      })),
+    );
+  }
+
+  /**
+   * Writes one chunk durably; returns the first failure when errors.tolerance=none (records before it are
+   * written), and which records reached the target (by chunk index).
+   */
+  private async writeChunk(
+    topic: string,
+    partition: number,
+    chunk: IncomingMessage[],
+    heartbeat: () => Promise<void>,
+  ): Promise<{ failure: ChunkFailure | null; delivered: Array<{ offset: string; index: number }> }> {
     const { ctx } = this;
     const policy = retryPolicyOf(ctx, heartbeat);
     const records: Array<{ index: number; record: SinkRecord }> = [];
@@ -184,11 +216,14 @@ export class SinkTask implements ConnectorTask {
     for (const f of result.failed) failures.push({ ...f, index: toWrite[f.index]!.index });
     failures.sort((a, b) => a.index - b.index);
     ctx.counters.out += toWrite.length - result.failed.length;
-    if (failures.length === 0) return null;
+    const failedWrites = new Set(result.failed.map((f) => toWrite[f.index]!.index));
+    const delivered = toWrite.filter((r) => !failedWrites.has(r.index)).map((r) => ({ offset: r.record.offset, index: r.index }));
+    if (failures.length === 0) return { failure: null, delivered };
     if (ctx.config.errorsTolerance === 'none') {
       // Records before an undecodable one are written and may be committed; after a failed write, none of the chunk is.
       const first = failures[0]!;
-      return { ...first, commitUpTo: firstDecodeFailure && result.failed.length === 0 ? first.index : 0 };
+      const commitUpTo = firstDecodeFailure && result.failed.length === 0 ? first.index : 0;
+      return { failure: { ...first, commitUpTo }, delivered: delivered.filter((d) => d.index < commitUpTo) };
     }
     const messages = failures.map((f) => {
       const m = chunk[f.index]!;
@@ -206,6 +241,6 @@ export class SinkTask implements ConnectorTask {
     await retrying('writing to the dead-letter topic', policy, () => sendDeadLetters(ctx.exchange, ctx.config.deadLetterTopic!, messages));
     ctx.counters.dead += messages.length;
     ctx.log.warn({ topic, partition, count: messages.length, dlq: ctx.config.deadLetterTopic }, 'records dead-lettered');
-    return null;
+    return { failure: null, delivered };
   }
 }

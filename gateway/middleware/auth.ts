@@ -1,5 +1,7 @@
+import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { authenticateKey, type Principal, pruneRequestWindows, type Role } from '../../catalog/keys';
+import { type ConsoleSession, findSession } from '../../catalog/sessions';
 import type { Pool } from '../../lib/db';
 import { ForbiddenError, GovxError, UnauthenticatedError } from '../../lib/errors';
 
@@ -65,11 +67,72 @@ export function principalOf(res: Response): Principal {
   return p;
 }
 
-export function authenticate(auth: KeyAuthenticator) {
+/** The console's session cookie: an opaque id, HttpOnly, SameSite=Lax, Secure when the console is reached over https. */
+export const SESSION_COOKIE = 'govx_session';
+/** State-changing requests of a session carry its CSRF token in this header (a cross-site form cannot set it). */
+export const CSRF_HEADER = 'x-csrf-token';
+
+export function cookiesOf(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!(name in out)) out[name] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+export interface SessionLookup {
+  find(id: string): Promise<ConsoleSession | null>;
+}
+
+export function sessionLookup(pool: Pool, idleMinutes: number): SessionLookup {
+  return { find: (id) => findSession(pool, id, idleMinutes) };
+}
+
+export function sessionOf(res: Response): ConsoleSession | undefined {
+  return res.locals.session as ConsoleSession | undefined;
+}
+
+/**
+ * An API key in `Authorization`, or else the console's session cookie. A session request that changes
+ * anything must also carry the session's CSRF token in `X-CSRF-Token`; both end up as the same principal, so
+ * every route authorizes a console user exactly as it would their key.
+ */
+export function authenticate(auth: KeyAuthenticator, sessions?: SessionLookup) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const creds = credentialsOf(req);
     if (!creds) {
-      next(new UnauthenticatedError());
+      const sessionId = sessions ? cookiesOf(req)[SESSION_COOKIE] : undefined;
+      if (!sessions || !sessionId) {
+        next(new UnauthenticatedError());
+        return;
+      }
+      sessions.find(sessionId).then(
+        (session) => {
+          if (!session) {
+            next(new UnauthenticatedError('the console session has ended; sign in again', 'auth.session_expired'));
+            return;
+          }
+          if (!SAFE_METHODS.has(req.method) && !sameToken(req.get(CSRF_HEADER) ?? '', session.csrfToken)) {
+            next(new ForbiddenError('this request needs the session\'s CSRF token in X-CSRF-Token', 'auth.csrf'));
+            return;
+          }
+          res.locals.principal = session.principal;
+          res.locals.session = session;
+          next();
+        },
+        (err: unknown) => next(err),
+      );
       return;
     }
     auth.authenticate(creds.key).then(

@@ -119,7 +119,27 @@ const staffOnly: Cells = { publisher: [403, 403], consumer: [403, 403], steward:
 /** a department's alert webhook: its stewards and administrators; to everyone else it does not exist */
 const webhookCells: Cells = { publisher: [404, 404], consumer: [404, 404], steward: ['ok', 404], admin: ['ok', 'ok'] };
 
+/**
+ * A department's Kafka credentials in the state a call needs, set by an administrator: live (to read, rotate or
+ * revoke) or not (to issue). Like its webhook, a department's credentials do not exist for anyone but its
+ * stewards and administrators.
+ */
+async function kafkaCredentialsOf(department: string, live: boolean): Promise<Built> {
+  const url = `${stack.url}/v1/departments/${department}/kafka-credentials`;
+  const current = await httpJson(url, { key: admin() });
+  const isLive = current.status === 200 && current.body.status === 'active';
+  if (isLive !== live) {
+    const res = await httpJson(url, { method: live ? 'POST' : 'DELETE', key: admin() });
+    if (res.status >= 300) throw new Error(`kafka credentials fixture: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return { params: { department } };
+}
+
 const cases: Record<string, Case> = {
+  getKafkaCredentials: { cells: webhookCells, build: async (d) => kafkaCredentialsOf(d, true) },
+  createKafkaCredentials: { cells: webhookCells, build: async (d, fresh) => (fresh ? kafkaCredentialsOf(d, false) : { params: { department: d } }) },
+  rotateKafkaCredentials: { cells: webhookCells, build: async (d, fresh) => (fresh ? kafkaCredentialsOf(d, true) : { params: { department: d } }) },
+  revokeKafkaCredentials: { cells: webhookCells, build: async (d, fresh) => (fresh ? kafkaCredentialsOf(d, true) : { params: { department: d } }) },
   sharingReport: {
     cells: { publisher: [403, 403], consumer: [403, 403], steward: ['ok', 403], admin: ['ok', 'ok'] },
     build: async (d) => ({ query: `quarter=2026Q4&department=${d}` }),
@@ -132,6 +152,12 @@ const cases: Record<string, Case> = {
     build: async (d) => ({ params: { department: d }, body: { url: 'https://alerts.example.test/govx', secret: 'matrix-webhook-secret-0123456789' } }),
   },
   deleteAlertWebhook: { cells: webhookCells, build: async (d) => webhookOf(d) },
+  // where a department's connectors may connect: administrators only, the department itself included
+  getConnectorTargets: { cells: adminsOnly, build: async (d) => ({ params: { department: d } }) },
+  setConnectorTargets: {
+    cells: adminsOnly,
+    build: async (d) => ({ params: { department: d }, body: { postgres: { hosts: ['203.0.113.0/24'], databases: [`${d.replace(/-/g, '_')}_db`] }, webhooks: { hosts: ['hooks.example.test'], allowPrivate: false } } }),
+  },
   listDatasets: { cells: everyone, build: async (d) => ({ query: `owner=${d}` }) },
   createDataset: {
     cells: adminsOnly,
@@ -228,12 +254,33 @@ const cases: Record<string, Case> = {
     cells: { publisher: [403, 403], consumer: [403, 403], steward: ['ok', 403], admin: ['ok', 'ok'] },
     build: async (d) => ({ body: { department: d, role: 'publisher', label: 'matrix' } }),
   },
+  getMe: { cells: everyone, build: async () => ({}) },
+  // with an API key there is no session to end: sign-out answers 204 and changes nothing
+  signOut: { cells: everyone, build: async () => ({}) },
+  listDepartments: { cells: everyone, build: async () => ({}) },
+  updateDepartment: {
+    cells: adminsOnly,
+    // the department's own clearance, set again: the matrix changes nothing other cells depend on
+    build: async (d) => ({ params: { department: d }, body: { clearance: (await stack.pool.query('SELECT clearance FROM departments WHERE id = $1', [d])).rows[0].clearance } }),
+  },
+  listDatasetSchemas: {
+    cells: { publisher: ['ok', 404], consumer: ['ok', 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
+    build: async (d) => ({ params: { id: await datasetOf(d) } }),
+  },
+  previewRequest: {
+    cells: { publisher: [403, 403], consumer: ['ok', 'ok'], steward: [403, 403], admin: [403, 403] },
+    build: async (d) => ({ body: { dataset: await datasetOf(d), fields: ['code'] } }),
+  },
+  previewDecision: {
+    cells: { publisher: [403, 404], consumer: [403, 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
+    build: async (d) => ({ params: { id: await pendingFor(d, false) }, body: {} }),
+  },
   revokeKey: { cells: ownStaff, build: async (d, fresh) => ({ params: { id: await keyIdOf(d, fresh) }, body: {} }) },
   rotateKey: { cells: ownStaff, build: async (d, fresh) => ({ params: { id: await keyIdOf(d, fresh) }, body: {} }) },
 };
 
 /** Operations that change or use up what they act on get a fresh resource for every call that may succeed. */
-const consuming = new Set(['approveSubscription', 'rejectSubscription', 'revokeSubscription', 'deleteConnector', 'revokeKey', 'rotateKey']);
+const consuming = new Set(['createKafkaCredentials', 'rotateKafkaCredentials', 'revokeKafkaCredentials', 'approveSubscription', 'rejectSubscription', 'revokeSubscription', 'deleteConnector', 'revokeKey', 'rotateKey']);
 
 const expectedFor = (c: Case, caller: Caller, side: Side): Expected => {
   if (caller === 'none' || caller === 'revoked') return 401;

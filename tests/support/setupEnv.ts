@@ -14,3 +14,7 @@ process.env.GOVX_LOG_LEVEL = process.env.GOVX_LOG_LEVEL ?? 'silent';
 process.env.GOVX_METRICS_PORT = process.env.GOVX_METRICS_PORT ?? '0';
 // The sharing monitor runs on the real clock; tests that script a history run it themselves (monitoring tests).
 process.env.GOVX_MONITOR_INTERVAL_MS = process.env.GOVX_MONITOR_INTERVAL_MS ?? '0';
+// Test runs share their broker across databases (a shutdown test's gateway has a database of its own): a
+// reconciler in such a gateway would withdraw the ACLs of this run's subscriptions. Suites that test
+// reconciliation turn it on for their own gateway.
+process.env.GOVX_KAFKA_ACL_RECONCILE_MS = process.env.GOVX_KAFKA_ACL_RECONCILE_MS ?? '0';

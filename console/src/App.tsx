@@ -1,0 +1,3 @@
+export function App() {
+  return <main>govx 控制台</main>;
+}
