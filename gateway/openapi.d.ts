@@ -1093,6 +1093,11 @@ export interface components {
             role: "publisher" | "consumer" | "steward" | "admin";
             /** @description how the audit trail names the caller: the key id, or user:<subject> */
             actor: string;
+            /** @description where a consumer's own systems connect (shown with each subscription) */
+            connect?: {
+                kafkaBootstrap?: string;
+                registryPath?: string;
+            };
             session: null | {
                 /** @enum {string} */
                 method: "api-key" | "oidc";
