@@ -64,7 +64,8 @@ it('signs a consumer in through the OpenID provider and shows who they are, in C
   consumer = await signInWithSso('li.consumer');
   await shows(consumer.getByTestId('whoami'), '李用户 · 市民政局 · 使用方');
   await shows(consumer.getByRole('heading'), '我的订阅');
-  expect(await consumer.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
+  // runs in the page; the project's type check has no DOM library
+  expect(await consumer.evaluate(() => (globalThis as unknown as { document: { documentElement: { lang: string } } }).document.documentElement.lang)).toBe('zh-CN');
 }, 120_000);
 
 it('lets the consumer choose fields and see the masked preview before requesting', async () => {
