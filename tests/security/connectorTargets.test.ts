@@ -207,13 +207,16 @@ describe("govx's own database", () => {
 
   it('is refused at the next connection when an allowance is withdrawn (DNS and allowances can change)', async () => {
     const own = databaseOf(attackerDb.url);
-    const res = await attempt('withdrawn', source(`postgresql://postgres@127.0.0.1:${pgPort}/${own}`, 'public.nothing'), false);
+    await attackerDb.client.query('CREATE TABLE IF NOT EXISTS public.indicators (code text PRIMARY KEY, value double precision, updated_at timestamptz NOT NULL)');
+    const res = await attempt('withdrawn', source(`postgresql://postgres@127.0.0.1:${pgPort}/${own}`, 'public.indicators'), false);
     expect(res.status).toBe(201);
-    expect((await stack.api('PUT', `/v1/connectors/${res.name}/pause`, undefined, taxSteward)).status).toBe(202);
+    worker ??= await stack.startWorker();
+    await stack.waitForStatus(res.name, (s) => s.connector.state === 'RUNNING', 90_000);
     const current = (await stack.api('GET', '/v1/departments/tax/connector-targets')).body;
     const put = await stack.api('PUT', '/v1/departments/tax/connector-targets', { postgres: { hosts: current.postgres.hosts, databases: [] }, webhooks: current.webhooks });
     expect(put.status).toBe(200);
-    expect((await stack.api('PUT', `/v1/connectors/${res.name}/resume`, undefined, taxSteward)).status).toBe(202);
+    // a restart opens a new connection, which is checked against the allowance as it is now
+    expect((await stack.api('POST', `/v1/connectors/${res.name}/restart`, undefined, taxSteward)).status).toBe(202);
     worker ??= await stack.startWorker();
     const status = await stack.waitForStatus(res.name, (s) => s.connector.state === 'FAILED', 90_000);
     expect(status.connector.trace).toContain('connector.target_not_allowed');
