@@ -201,7 +201,8 @@ describe('preview', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.fields).toEqual([
-      { name: 'id_number', delivery: 'partial' },
+      // civil affairs may receive the birth date: the ID number keeps only its region (decision 0016)
+      { name: 'id_number', delivery: 'partial', partial: { identifier: 'cn-id-number', keep: ['region'] } },
       { name: 'name', delivery: 'partial' },
       { name: 'birth_date', delivery: 'clear' },
       { name: 'household_district', delivery: 'clear' },
@@ -210,7 +211,7 @@ describe('preview', () => {
     expect(res.body.records).toHaveLength(3);
     for (const r of res.body.records) {
       expect(Object.keys(r).sort()).toEqual(['birth_date', 'household_district', 'id_number', 'name']);
-      expect(r.id_number).toMatch(/^\d{6}\*{8}[\dX]{4}$/);
+      expect(r.id_number).toMatch(/^\d{6}\*{12}$/);
       expect(r.name).toContain('*');
       expect(r.birth_date).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     }
