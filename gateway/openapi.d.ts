@@ -273,6 +273,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        /** What has reached the consumer, per channel, from the subscription's delivery receipts (its consumer, the dataset's owner, administrators) */
+        get: operations["getSubscriptionDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/subscriptions/{id}/approve": {
         parameters: {
             query?: never;
@@ -2027,6 +2047,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getSubscriptionDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description records delivered and the last delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        subscription: string;
+                        records: number;
+                        receipts: number;
+                        /** Format: date-time */
+                        lastDeliveryAt: string | null;
+                        channels: {
+                            channel: string;
+                            records: number;
+                            receipts: number;
+                            /** Format: date-time */
+                            lastDeliveryAt: string;
+                        }[];
+                    };
                 };
             };
             401: components["responses"]["Unauthenticated"];

@@ -242,6 +242,12 @@ describe('preview', () => {
     const approved = await httpJson(`${stack.url}/v1/subscriptions/${sub.body.id}/approve`, { key: steward, body: decision });
     expect(approved.status).toBe(200);
     expect(approved.body.fields).toEqual(preview.body.fields);
+
+    // what has been delivered comes from the receipts; nothing yet, and nothing to see for another department
+    const deliveries = await httpJson(`${stack.url}/v1/subscriptions/${sub.body.id}/deliveries`, { key: steward });
+    expect(deliveries.status).toBe(200);
+    expect(deliveries.body).toMatchObject({ subscription: sub.body.id, lastDeliveryAt: null });
+    expect((await httpJson(`${stack.url}/v1/subscriptions/${sub.body.id}/deliveries`, { key: other })).status).toBe(404);
   });
 });
 
