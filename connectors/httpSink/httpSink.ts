@@ -37,7 +37,7 @@ export { TargetNotAllowed as EndpointRefused } from '../targets';
 export type WebhookTargetCheck = (hostname: string) => Promise<CanonicalAddress[]>;
 
 /** A `lookup` for the agent: the addresses come from the check, at every new connection, so a name that re-resolves elsewhere is judged again. */
-function checkedLookup(check: WebhookTargetCheck): net.LookupFunction {
+export function checkedLookup(check: WebhookTargetCheck): net.LookupFunction {
   return (hostname, options, callback) => {
     check(hostname).then(
       (addresses) => {

@@ -3,6 +3,7 @@ import { AlertBook } from '../../../monitoring/alerts';
 import { AlertNotifier } from '../../../monitoring/notifier';
 import { createLogger } from '../../../lib/logger';
 import { appendDeliveryReceipt, createDepartment, cst, realClock, setClock, startWebhookReceiver } from '../../support/monitoring';
+import { allowConnectorTargets } from '../../support/connectorTargets';
 import { httpJson, startTestStack, type TestStack } from '../../support/stack';
 
 /**
@@ -46,6 +47,8 @@ beforeAll(async () => {
   keys.consumer = await stack.key(CONSUMER, 'consumer');
   ownerHooks = await startWebhookReceiver(SECRET);
   adminHooks = await startWebhookReceiver(SECRET);
+  // the receivers are on loopback: an administrator allows both departments' webhooks there
+  for (const department of [OWNER, ADMINS]) await allowConnectorTargets(stack.url, keys.admin, department, { webhookHosts: ['127.0.0.1'], allowPrivateWebhooks: true });
   await api(`/v1/departments/${OWNER}/webhook`, { method: 'PUT', key: keys.steward, body: { url: ownerHooks.url, secret: SECRET } });
   await api(`/v1/departments/${ADMINS}/webhook`, { method: 'PUT', key: keys.admin, body: { url: adminHooks.url, secret: SECRET } });
   check = new AccessAnomalyCheck(stack.pool, new AlertBook(stack.pool, new AlertNotifier(stack.pool, createLogger('silent'))), {

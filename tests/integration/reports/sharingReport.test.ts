@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../../cli';
 import { appendDeliveryReceipt, createDepartment, cst, realClock, setClock, startWebhookReceiver, type ReceivedAlert } from '../../support/monitoring';
+import { allowConnectorTargets } from '../../support/connectorTargets';
 import { httpJson, startTestStack, type TestStack } from '../../support/stack';
 
 /**
@@ -99,6 +100,8 @@ beforeAll(async () => {
   keys.aSteward = await stack.key(USER_A, 'steward');
   hooks = await startWebhookReceiver(SECRET);
   adminHooks = await startWebhookReceiver(SECRET);
+  // the receivers are on loopback: an administrator allows both departments' webhooks there
+  for (const department of [OWNER, ADMINS]) await allowConnectorTargets(stack.url, keys.admin, department, { webhookHosts: ['127.0.0.1'], allowPrivateWebhooks: true });
   expect((await api(`/v1/departments/${OWNER}/webhook`, { method: 'PUT', key: keys.steward, body: { url: hooks.url, secret: SECRET } })).status).toBe(200);
   expect((await api(`/v1/departments/${ADMINS}/webhook`, { method: 'PUT', key: keys.admin, body: { url: adminHooks.url, secret: SECRET } })).status).toBe(200);
 
