@@ -35,5 +35,15 @@ module.exports = {
       globalSetup: '<rootDir>/tests/support/globalSetup.ts',
       setupFiles: ['<rootDir>/tests/support/setupEnv.ts'],
     },
+    {
+      // The web console in Debian's Chromium (playwright-core, never a downloaded browser), signing in through a
+      // real OpenID provider; one browser per suite.
+      displayName: 'browser',
+      testMatch: ['<rootDir>/tests/browser/**/*.test.ts'],
+      testEnvironment: 'node',
+      transform,
+      globalSetup: '<rootDir>/tests/support/globalSetup.ts',
+      setupFiles: ['<rootDir>/tests/support/setupEnv.ts'],
+    },
   ],
 };

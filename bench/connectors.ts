@@ -12,6 +12,7 @@ import { applyCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catal
 import { datasetTopic, defaultSchemaSubject } from '../catalog/datasets';
 import { migrate } from '../catalog/migrate';
 import { insertConnector } from '../connectors/runtime/store';
+import { writeConnectorTargets } from '../connectors/targets';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { DatasetRuntimes } from '../publish/datasetRuntime';
 import { encodeWireFormat } from '../schemas/wireFormat';
@@ -131,6 +132,8 @@ export async function benchConnectors(rows = 20_000): Promise<ConnectorBenchResu
 
     // The connector: the same rows through read → validate → produce (acks=all) → offset.
     const name = `bench-${stamp}`;
+    // an administrator's allowance for psb's (loopback) database: connectors reach nothing else
+    await writeConnectorTargets(pool, { department: 'psb', postgres: { hosts: ['127.0.0.1/32', '::1/128'], databases: [deptDb] }, webhooks: { hosts: [], allowPrivate: false } }, 'bench');
     await insertConnector(pool, {
       name,
       connectorClass: 'postgres-source',

@@ -10,6 +10,7 @@ import { getSubjectVersion } from '../catalog/registry/store';
 import { approveSubscription, requestSubscription, type SubscriptionKafka } from '../catalog/subscriptions';
 import { loadConfig } from '../lib/config';
 import { createKafka } from '../lib/kafka';
+import { openKeyring } from '../lib/keyring';
 import { kafkajsPort, topicEndOffsets } from '../lib/kafkaPort';
 import { createPool, ensureDatabase, type Pool } from '../lib/db';
 import { createLogger } from '../lib/logger';
@@ -174,7 +175,7 @@ async function setUp(kafka: Kafka, baseUrl: string, database: string, dataset: s
 /** One delivery of the whole dataset topic by a distributor with a fresh consumer group, to the last share record. */
 async function distributeOnce(s: Setup, records: number, log: ReturnType<typeof createLogger>): Promise<number> {
   const before = await totalMessages(s.kafka, s.shareTopics);
-  const distributor = new ShareDistributor({ kafka: kafkajsPort(s.kafka), pool: s.pool, log }, { refreshMs: 200, groupPrefix: `bench-distributor-${crypto.randomUUID()}` });
+  const distributor = new ShareDistributor({ kafka: kafkajsPort(s.kafka), pool: s.pool, log, keys: openKeyring(loadConfig()) }, { refreshMs: 200, groupPrefix: `bench-distributor-${crypto.randomUUID()}` });
   const started = process.hrtime.bigint();
   distributor.start();
   await waitFor(s.kafka, s.shareTopics, before + records * s.shareTopics.length, 600_000);

@@ -14,6 +14,7 @@ import { migrate } from '../catalog/migrate';
 import { registerSchema } from '../catalog/registry/store';
 import { deriveShareSchema } from '../catalog/sharingPolicy';
 import { insertConnector } from '../connectors/runtime/store';
+import { writeConnectorTargets } from '../connectors/targets';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { encodeWireFormat } from '../schemas/wireFormat';
 import { loadConfig } from '../lib/config';
@@ -116,6 +117,8 @@ export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
 
     // the connector in each mode, from an empty consumer group to every row committed in the table
     const modes: SinkBenchResult['modes'] = [];
+    // an administrator's allowance for civil affairs' (loopback) database: connectors reach nothing else
+    await writeConnectorTargets(pool, { department: 'civil-affairs', postgres: { hosts: ['127.0.0.1/32', '::1/128'], databases: [targetDb] }, webhooks: { hosts: [], allowPrivate: false } }, 'bench');
     for (const mode of ['insert', 'upsert'] as const) {
       const name = `bench-sink-${mode}-${stamp}`;
       const table = `residents_${mode}`;

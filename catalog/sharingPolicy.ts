@@ -3,13 +3,18 @@ import avro from 'avsc';
 import type { CatalogField, Dataset } from './datasets';
 import type { SchemaChange } from './registry/compatibility';
 import { compileNaturalType } from '../schemas/codec';
-import type { Pool } from '../lib/db';
+import { identifierKindOf, identifierKinds, identifierModels, maskSegments, type IdentifierKind } from '../schemas/validators/identifierSegments';
 
 /**
  * The sharing policy: which fields a consuming department receives and how. A field whose sensitivity
  * is within the department's clearance is delivered in clear; above it, as the catalog's masking rule
  * says (a keyed hash, or a partial mask), or not at all when the field has no masking rule. An approval
  * can only tighten this: drop fields, or mask a field the policy would deliver in clear.
+ *
+ * Masks are judged on what a consumer receives as a whole (decision 0016): a partial mask of a structured
+ * identifier (ID number, unified social credit code) keeps only parts that nothing else the consumer may
+ * receive of the dataset completes, and a grant whose fields together rebuild an identifier the consumer may
+ * not see in clear is refused.
  */
 
 export type FieldDelivery = 'clear' | 'hash' | 'partial';
@@ -17,6 +22,21 @@ export type FieldDelivery = 'clear' | 'hash' | 'partial';
 export interface GrantedField {
   name: string;
   delivery: FieldDelivery;
+  /** a partial mask of a structured identifier: which of its segments are kept (the rest become `*`) */
+  partial?: { identifier: IdentifierKind; keep: string[] };
+}
+
+/** The structured identifiers among a dataset's fields (field name → kind), from the schema's `govx.check`. */
+export type IdentifierFields = Readonly<Record<string, IdentifierKind>>;
+
+export function identifierFieldsOf(datasetSchema: unknown): IdentifierFields {
+  const found: Record<string, IdentifierKind> = {};
+  const fields = (datasetSchema as { fields?: Array<Record<string, unknown>> } | null)?.fields ?? [];
+  for (const f of fields) {
+    const check = f['govx.check'];
+    if (typeof f.name === 'string' && typeof check === 'string' && (identifierKinds as readonly string[]).includes(check)) found[f.name] = check as IdentifierKind;
+  }
+  return found;
 }
 
 export interface FieldPlan {
@@ -40,6 +60,7 @@ export function planFields(
   requested: readonly string[],
   clearance: number,
   tighten: Readonly<Record<string, FieldDelivery>> = {},
+  identifiers: IdentifierFields = {},
 ): FieldPlan {
   const byName = new Map(dataset.fields.map((f) => [f.name, f]));
   const granted: GrantedField[] = [];
@@ -53,9 +74,112 @@ export function planFields(
       continue;
     }
     const asked = tighten[name];
-    granted.push({ name, delivery: asked && STRICTNESS[asked] > STRICTNESS[allowed] ? asked : allowed });
+    const delivery = asked && STRICTNESS[asked] > STRICTNESS[allowed] ? asked : allowed;
+    const kind = identifiers[name];
+    if (delivery === 'partial' && kind) {
+      granted.push({ name, delivery, partial: { identifier: kind, keep: safePartialKeep(kind, revealedSegments(kind, receivableFields(dataset, clearance, name))) } });
+    } else {
+      granted.push({ name, delivery });
+    }
   }
   return { granted, withheld };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Mask composition
+
+/**
+ * Fields that give away segments of an identifier when delivered in clear or partially, by name. A birth
+ * date (or an age, which narrows it to a year) fills the ID number's birth segment; a district code or the
+ * registering authority fills the credit code's division; the entity type its authority and type; an
+ * organization code its organization segment. (Gender gives only the parity of the sequence: half of it.)
+ */
+const SEGMENT_REVEALERS: Readonly<Record<IdentifierKind, Readonly<Record<string, RegExp>>>> = {
+  'cn-id-number': {
+    region: /^(household_district|household_division|native_place_code|birth_place_code)$/,
+    birth: /^(birth_?date|date_of_birth|birthday|dob|birth_year|birth_month|age|age_years|age_group)$/,
+  },
+  'cn-uscc': {
+    authority: /^(entity_type|organi[sz]ation_type|registration_authority_code)$/,
+    type: /^(entity_type|organi[sz]ation_type)$/,
+    division: /^(district|division|division_code|registration_authority|registration_division)$/,
+    organization: /^(organi[sz]ation_code|org_code|subject_identifier)$/,
+  },
+};
+
+/** The segments of an identifier that these fields (delivered in clear or partially) give away. */
+export function revealedSegments(kind: IdentifierKind, fields: Iterable<string>): Set<string> {
+  const revealed = new Set<string>();
+  const revealers = SEGMENT_REVEALERS[kind];
+  for (const f of fields) for (const [segment, pattern] of Object.entries(revealers)) if (pattern.test(f)) revealed.add(segment);
+  return revealed;
+}
+
+/** Every field of the dataset the department may receive in clear or partially, but `except`. */
+function receivableFields(dataset: Pick<Dataset, 'fields'>, clearance: number, except: string): string[] {
+  return dataset.fields.filter((f) => f.name !== except && (policyDelivery(f, clearance) === 'clear' || policyDelivery(f, clearance) === 'partial')).map((f) => f.name);
+}
+
+/** Fewer candidates than this left after the check character narrows them, and the check is not kept. */
+const MIN_CANDIDATES = 1000;
+
+/**
+ * What a partial mask of an identifier may keep when `revealed` segments come from elsewhere: at least one
+ * secret segment stays hidden, neither kept nor revealed, and the check character is kept only while what
+ * stays hidden still leaves MIN_CANDIDATES candidates. Keeps nothing when the other fields alone give away
+ * every secret (the grant is then refused: see rebuildableIdentifiers).
+ */
+export function safePartialKeep(kind: IdentifierKind, revealed: ReadonlySet<string>): string[] {
+  const model = identifierModels[kind];
+  const derived = new Set(model.segments.filter((s) => s.derived).map((s) => s.name));
+  let keep = model.defaultKeep.filter((s) => !derived.has(s));
+  const hidden = (): string[] => model.secrets.filter((s) => !keep.includes(s) && !revealed.has(s));
+  for (const secret of model.secrets) {
+    if (hidden().length > 0) break;
+    keep = keep.filter((k) => k !== secret);
+  }
+  if (hidden().length === 0) return [];
+  const space = hidden().reduce((n, s) => n * model.segments.find((x) => x.name === s)!.space, 1);
+  for (const check of model.defaultKeep.filter((s) => derived.has(s))) {
+    if (space / model.segments.find((x) => x.name === check)!.space >= MIN_CANDIDATES) keep.push(check);
+  }
+  return model.segments.map((s) => s.name).filter((s) => keep.includes(s));
+}
+
+export interface RebuildableIdentifier {
+  field: string;
+  identifier: IdentifierKind;
+  /** the delivered fields that together give away every secret segment */
+  from: string[];
+}
+
+/**
+ * The identifiers that a consumer could rebuild beyond its grant from `delivered` (everything it receives
+ * of the dataset: this grant and its other live ones): an identifier it may not receive in clear, whose
+ * secret segments the delivered fields and masks give away between them.
+ */
+export function rebuildableIdentifiers(
+  dataset: Pick<Dataset, 'fields'>,
+  identifiers: IdentifierFields,
+  clearance: number,
+  delivered: readonly GrantedField[],
+): RebuildableIdentifier[] {
+  const found: RebuildableIdentifier[] = [];
+  const visible = delivered.filter((g) => g.delivery !== 'hash');
+  for (const [name, kind] of Object.entries(identifiers)) {
+    const field = dataset.fields.find((f) => f.name === name);
+    if (!field || policyDelivery(field, clearance) === 'clear') continue;
+    if (delivered.some((g) => g.name === name && g.delivery === 'clear')) continue;
+    const others = visible.filter((g) => g.name !== name).map((g) => g.name);
+    const revealed = revealedSegments(kind, others);
+    const own = visible.find((g) => g.name === name);
+    for (const s of own?.partial?.keep ?? []) revealed.add(s);
+    if (identifierModels[kind].secrets.every((s) => revealed.has(s))) {
+      const from = others.filter((f) => revealedSegments(kind, [f]).size > 0);
+      found.push({ field: name, identifier: kind, from: own ? [name, ...from] : from });
+    }
+  }
+  return found;
 }
 
 /** Fields of sensitivity 3 and 4 need a masking rule, and adding one to a schema needs a new approval. */
@@ -96,25 +220,49 @@ export function schemaChangeNeedsApproval(
 // ---------------------------------------------------------------------------------------------------------
 // Masks
 
+/** Where masking keys come from: lib/keyring.ts (derived from a master key kept outside the database). */
+export interface MaskingKeys {
+  derive(purpose: string): Buffer;
+}
+
+/** The purpose name of the keyed hash of one field of one dataset. */
+export const maskingKeyPurpose = (datasetId: string, field: string): string => `masking:${datasetId}:${field}`;
+
 /**
- * A keyed hash that is stable per dataset (the same value always hashes the same within one dataset, so
- * consumers can still join and count) and cannot be reversed or recomputed without govx's masking key.
+ * Masks one dataset's values. A keyed hash is stable per dataset and field (the same value always hashes
+ * the same in one field, so consumers can still join and count) and cannot be reversed or recomputed
+ * without govx's master key; equal values in different fields or datasets hash apart, so they cannot be
+ * joined across fields.
  */
 export class Masker {
-  private readonly datasetKey: Buffer;
+  private readonly fieldKeys = new Map<string, Buffer>();
 
-  constructor(masterKey: Buffer, datasetId: string) {
-    this.datasetKey = crypto.createHmac('sha256', masterKey).update(`govx-mask:${datasetId}`).digest();
+  constructor(
+    private readonly keys: MaskingKeys,
+    readonly datasetId: string,
+  ) {}
+
+  private keyOf(field: string): Buffer {
+    let key = this.fieldKeys.get(field);
+    if (!key) this.fieldKeys.set(field, (key = this.keys.derive(maskingKeyPurpose(this.datasetId, field))));
+    return key;
   }
 
-  hash(value: unknown): string {
-    return crypto.createHmac('sha256', this.datasetKey).update(canonicalText(value)).digest('hex').slice(0, 32);
+  hash(field: string, value: unknown): string {
+    return crypto.createHmac('sha256', this.keyOf(field)).update(canonicalText(value)).digest('hex').slice(0, 32);
   }
 
-  apply(delivery: FieldDelivery, value: unknown): unknown {
-    if (value === null || value === undefined || delivery === 'clear') return value ?? null;
-    if (delivery === 'hash') return this.hash(value);
-    return typeof value === 'string' ? partialMask(value) : this.hash(value);
+  apply(grant: GrantedField, value: unknown): unknown {
+    if (value === null || value === undefined || grant.delivery === 'clear') return value ?? null;
+    if (grant.delivery === 'hash' || typeof value !== 'string') return this.hash(grant.name, value);
+    return grant.partial ? maskSegments(value, grant.partial.identifier, grant.partial.keep) : partialMask(value);
+  }
+
+  /** Only the granted fields of a record, each as its grant says. */
+  project(granted: readonly GrantedField[], record: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    const projected: Record<string, unknown> = {};
+    for (const g of granted) projected[g.name] = this.apply(g, record[g.name]);
+    return projected;
   }
 }
 
@@ -122,12 +270,13 @@ function canonicalText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-const ID_NUMBER = /^\d{17}[\dXx]$/;
 const PHONE = /^\+?\d{7,15}$/;
 
 /**
- * Keeps just enough to recognise a value by eye: `张*明`, `110105********1234`, `138****5678`,
- * `北京市海淀区******`. Length is preserved, so the mask says nothing more than the length.
+ * Keeps just enough to recognise a value by eye: `张*明`, `138****5678`, `北京市海淀区******`. Length is
+ * preserved, so the mask says nothing more than the length. A value shaped like an ID number or a credit
+ * code in a field the schema does not mark as one keeps only its region (its authority, type and
+ * division): nothing that another field could complete.
  */
 export function partialMask(value: string): string {
   const chars = Array.from(value);
@@ -135,20 +284,15 @@ export function partialMask(value: string): string {
   const keep = (head: number, tail: number): string =>
     chars.slice(0, head).join('') + '*'.repeat(Math.max(n - head - tail, 0)) + (tail > 0 ? chars.slice(n - tail).join('') : '');
   if (n === 0) return value;
-  if (ID_NUMBER.test(value)) return keep(6, 4);
+  const kind = identifierKindOf(value);
+  if (kind === 'cn-id-number') return maskSegments(value, kind, ['region']);
+  if (kind === 'cn-uscc') return maskSegments(value, kind, ['authority', 'type', 'division']);
   if (PHONE.test(value)) return keep(3, 4);
   if (n === 1) return '*';
   if (n === 2) return keep(1, 0);
   if (n <= 4) return keep(1, 1);
   if (n <= 8) return keep(2, 1);
   return keep(Math.ceil(n / 3), 0);
-}
-
-/** The masking key, generated once per installation and kept in PostgreSQL so every process shares it. */
-export async function loadMaskingKey(pool: Pool): Promise<Buffer> {
-  await pool.query(`INSERT INTO govx_secrets (name, value) VALUES ('masking-key', $1) ON CONFLICT (name) DO NOTHING`, [crypto.randomBytes(32)]);
-  const { rows } = await pool.query<{ value: Buffer }>(`SELECT value FROM govx_secrets WHERE name = 'masking-key'`);
-  return rows[0]!.value;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -5,7 +5,17 @@ import { getDepartment, type Principal } from './keys';
 import { parseAvroSchema } from './registry/canonical';
 import { describeSchemaChange } from './registry/compatibility';
 import { getSchemaById, setCompatibility, getSubjectVersion, registerSchema, type SubjectVersion } from './registry/store';
-import { deriveShareSchema, planFields, schemaChangeNeedsApproval, type FieldDelivery, type GrantedField } from './sharingPolicy';
+import {
+  deriveShareSchema,
+  identifierFieldsOf,
+  planFields,
+  rebuildableIdentifiers,
+  schemaChangeNeedsApproval,
+  type FieldDelivery,
+  type FieldPlan,
+  type GrantedField,
+  type IdentifierFields,
+} from './sharingPolicy';
 import { withTransaction, type Pool, type PoolClient } from '../lib/db';
 import { ConflictError, ForbiddenError, GovxError, InputError, NotFoundError } from '../lib/errors';
 
@@ -272,6 +282,43 @@ export function parseSubscriptionRequest(body: Record<string, unknown>): Subscri
 // ---------------------------------------------------------------------------------------------------------
 // The workflow
 
+/** The structured identifiers of a dataset (ID numbers, credit codes), from its latest schema's annotations. */
+async function identifiersOf(db: Db, dataset: Dataset): Promise<IdentifierFields> {
+  const latest = await getSubjectVersion(db as Pool, dataset.schemaSubject, 'latest');
+  return latest ? identifierFieldsOf(JSON.parse(latest.schema)) : {};
+}
+
+/**
+ * Masks are judged on what the consumer receives as a whole: this grant together with its other live grants
+ * on the dataset must not rebuild an identifier the consumer may not see in clear (decision 0016).
+ */
+async function refuseRebuildableCombination(
+  db: Db,
+  dataset: Dataset,
+  identifiers: IdentifierFields,
+  clearance: number,
+  consumer: string,
+  plan: FieldPlan,
+  self: string | null,
+): Promise<void> {
+  if (Object.keys(identifiers).length === 0) return;
+  const { rows } = await db.query<{ approved_fields: GrantedField[] | null }>(
+    `SELECT approved_fields FROM subscriptions WHERE consumer = $1 AND dataset_id = $2 AND status IN ('approved', 'paused') AND id IS DISTINCT FROM $3`,
+    [consumer, dataset.id, self],
+  );
+  const delivered = [...plan.granted, ...rows.flatMap((r) => r.approved_fields ?? [])];
+  const rebuilt = rebuildableIdentifiers(dataset, identifiers, clearance, delivered);
+  if (rebuilt.length > 0) {
+    const first = rebuilt[0]!;
+    throw new GovxError(
+      403,
+      'subscription.mask_undone',
+      `${first.from.join(' + ')} together would rebuild ${first.field} (${first.identifier}), which ${consumer} may not receive in clear; leave out or mask one of them`,
+      { details: { rebuildable: rebuilt } },
+    );
+  }
+}
+
 const actorOf = (p: Principal): AuditActor => ({ department: p.department, keyId: p.keyId, role: p.role });
 
 async function clearanceOf(db: Db, department: string): Promise<number> {
@@ -295,7 +342,10 @@ export async function requestSubscription(deps: SubscriptionDeps, principal: Pri
       details: { legalBasis: dataset.legalBasis },
     });
   }
-  const plan = planFields(dataset, req.fields, await clearanceOf(pool, principal.department));
+  const clearance = await clearanceOf(pool, principal.department);
+  const identifiers = await identifiersOf(pool, dataset);
+  const plan = planFields(dataset, req.fields, clearance, {}, identifiers);
+  await refuseRebuildableCombination(pool, dataset, identifiers, clearance, principal.department, plan, null);
   if (plan.granted.length === 0) {
     throw new GovxError(403, 'subscription.clearance', `your department's clearance allows none of the requested fields of ${dataset.id}`, {
       details: { withheld: plan.withheld },
@@ -378,10 +428,13 @@ async function activate(
   const { pool } = deps;
   const sub = (await getSubscription(pool, id))!;
   const dataset = (await getDataset(pool, sub.dataset))!;
-  const plan = planFields(dataset, how.fields, await clearanceOf(pool, sub.consumer), how.tighten);
-  if (plan.granted.length === 0) throw new InputError('subscription.nothing_granted', 'the approval grants no field the consumer may receive');
   const base = await getSubjectVersion(pool, dataset.schemaSubject, 'latest');
   if (!base) throw new GovxError(409, 'dataset.no_schema', `${dataset.id} has no schema registered`);
+  const identifiers = identifierFieldsOf(JSON.parse(base.schema));
+  const clearance = await clearanceOf(pool, sub.consumer);
+  const plan = planFields(dataset, how.fields, clearance, how.tighten, identifiers);
+  if (plan.granted.length === 0) throw new InputError('subscription.nothing_granted', 'the approval grants no field the consumer may receive');
+  await refuseRebuildableCombination(pool, dataset, identifiers, clearance, sub.consumer, plan, id);
   const derived = deriveShareSchema(JSON.parse(base.schema), plan.granted, id);
   const subject = shareSubject(id);
   // govx re-derives the share schema on every approval; readers take the schema id from each message.

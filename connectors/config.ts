@@ -56,10 +56,8 @@ export interface SubscriptionSinkConfig extends SinkCommonConfig {
 }
 
 export interface ValidationContext {
-  /** Every file a connector reads or writes must lie under this directory. */
+  /** Every file a connector reads or writes must lie under this directory (the department's own, under the file root). */
   fileRoot: string;
-  /** govx's own database: a source may not read from it (it would leak govx's tables into a dataset). */
-  govxDatabaseUrl: string;
 }
 
 export interface KeySpec {
@@ -202,41 +200,10 @@ export class ConfigReader {
   }
 }
 
-/** postgres://, postgresql:// or jdbc:postgresql:// → a URL node-postgres understands. */
-export function toPostgresUrl(value: string): URL | null {
-  try {
-    const url = new URL(value.startsWith('jdbc:') ? value.slice(5) : value);
-    return url.protocol === 'postgres:' || url.protocol === 'postgresql:' ? url : null;
-  } catch {
-    return null;
-  }
-}
-
-function sameDatabase(a: URL, b: URL): boolean {
-  const host = (u: URL) => (u.hostname === 'localhost' ? '127.0.0.1' : u.hostname || '127.0.0.1');
-  const port = (u: URL) => u.port || '5432';
-  const db = (u: URL) => decodeURIComponent(u.pathname.slice(1));
-  return host(a) === host(b) && port(a) === port(b) && db(a) === db(b);
-}
-
-
 /** `subscription`, and the share topic it derives. */
 export function readSubscription(r: ConfigReader): { subscription: string; topics: string[] } {
   const subscription = r.string('subscription', SUBSCRIPTION_ID, 'a subscription id (sub-…)');
   return { subscription, topics: subscription ? [`govx.share.${subscription}`] : [] };
-}
-
-/** `connection.url`: a PostgreSQL URL naming a database that is not govx's own. */
-export function readPostgresConnectionUrl(r: ConfigReader, ctx: ValidationContext): string {
-  const connectionUrl = r.string('connection.url');
-  const url = connectionUrl ? toPostgresUrl(connectionUrl) : null;
-  if (connectionUrl && !url) r.problem('connection.url', 'config.connection.url must be a PostgreSQL URL such as postgresql://host:5432/db');
-  else if (url && url.pathname.length <= 1) r.problem('connection.url', 'config.connection.url must name a database');
-  else if (url) {
-    const govx = toPostgresUrl(ctx.govxDatabaseUrl);
-    if (govx && sameDatabase(url, govx)) r.problem('connection.url', "config.connection.url must not point at govx's own database");
-  }
-  return connectionUrl;
 }
 
 export function readCommonConfig(r: ConfigReader, name: string, raw: RawConfig, defaultDeadLetterTopic: string): CommonConfig {

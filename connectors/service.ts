@@ -5,9 +5,11 @@ import { getSubscription } from '../catalog/subscriptions';
 import type { GovxConfig } from '../lib/config';
 import { withTransaction, type Pool } from '../lib/db';
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../lib/errors';
-import { type ConfigProblem, CONNECTOR_NAME, normalizeRawConfig, type RawConfig, restoreMaskedSecrets, type ValidationContext } from './config';
-import { connectFileRoot } from './fileRoot';
+import { type ConfigProblem, CONNECTOR_NAME, normalizeRawConfig, type RawConfig, restoreMaskedSecrets } from './config';
+import { connectFileRoot, departmentFileRoot } from './fileRoot';
 import { type ConnectorConfig, kindOf, validateConnectorConfig } from './plugins';
+import { parsePostgresUrl } from './postgresConnection';
+import { checkTargetEntries, type ConnectorTargets, readConnectorTargets, TargetGuard, TargetNotAllowed, writeConnectorTargets } from './targets';
 import {
   type ConnectorDefinition,
   type ConnectorStatus,
@@ -52,14 +54,16 @@ const summary = (config: ConnectorConfig): Record<string, unknown> => ({
 });
 
 export class ConnectorService {
-  private readonly validationContext: ValidationContext;
+  private readonly fileRoot: string;
   private readonly staleAfterMs: number;
+  private readonly targets: TargetGuard;
 
   constructor(
     private readonly pool: Pool,
     config: GovxConfig,
   ) {
-    this.validationContext = { fileRoot: connectFileRoot(config), govxDatabaseUrl: config.databaseUrl };
+    this.fileRoot = connectFileRoot(config);
+    this.targets = new TargetGuard(pool);
     this.staleAfterMs = Math.max(10_000, 5 * config.connectPollMs);
   }
 
@@ -81,8 +85,9 @@ export class ConnectorService {
   }
 
   async create(caller: ConnectorCaller, name: string, rawConfig: unknown): Promise<ConnectorDefinition> {
-    const { raw, config } = this.parse(name, rawConfig);
-    const owner = await this.authorize(caller, name, config);
+    const parsed = this.parse(name, rawConfig, this.fileRoot);
+    const owner = await this.authorize(caller, name, parsed.config);
+    const { raw, config } = await this.confine(caller, name, owner, rawConfig);
     const p = caller.principal;
     const created = await withTransaction(this.pool, async (client) => {
       const ok = await insertConnector(client, { name, connectorClass: config.connectorClass, owner, config: raw, createdBy: `${p.department}/${p.keyId}` });
@@ -101,8 +106,9 @@ export class ConnectorService {
     if (existing && !visibleTo(p, existing)) throw notFound(name);
     const submitted = normalizeRawConfig(rawConfig);
     if (submitted.problems.length) throw invalidConfig(submitted.problems);
-    const { raw, config } = this.parse(name, existing ? restoreMaskedSecrets(submitted.config, existing.config) : submitted.config);
-    const owner = await this.authorize(caller, name, config);
+    const restored = existing ? restoreMaskedSecrets(submitted.config, existing.config) : submitted.config;
+    const owner = await this.authorize(caller, name, this.parse(name, restored, this.fileRoot).config);
+    const { raw, config } = await this.confine(caller, name, owner, restored);
     if (existing && existing.connectorClass !== config.connectorClass) {
       throw invalidConfig([{ key: 'connector.class', message: `config.connector.class cannot change (${existing.connectorClass}); delete the connector and create it again` }]);
     }
@@ -154,13 +160,79 @@ export class ConnectorService {
     });
   }
 
-  private parse(name: string, rawConfig: unknown): { raw: RawConfig; config: ConnectorConfig } {
+  /**
+   * The config checked again as its department's: file paths inside the department's own directory, and
+   * every network target among those an administrator allowed for the department (resolved now; checked
+   * again at every connection).
+   */
+  private async confine(caller: ConnectorCaller, name: string, owner: string, rawConfig: unknown): Promise<{ raw: RawConfig; config: ConnectorConfig }> {
+    const parsed = this.parse(name, rawConfig, departmentFileRoot(this.fileRoot, owner));
+    const { config } = parsed;
+    try {
+      if (config.connectorClass === 'postgres-source' || config.connectorClass === 'postgres-sink') {
+        const target = parsePostgresUrl(config.connectionUrl);
+        if (typeof target !== 'string') await this.targets.postgres(owner, target.host, target.database);
+      } else if (config.connectorClass === 'http-sink') {
+        await this.targets.webhook(owner, new URL(config.url).hostname);
+      }
+    } catch (err) {
+      if (!(err instanceof TargetNotAllowed)) throw err;
+      this.denied(caller, name);
+      const key = config.connectorClass === 'http-sink' ? 'http.url' : 'connection.url';
+      throw new InputError('connector.target_not_allowed', `config.${key}: the target is not among the targets an administrator allowed for ${owner}`, {
+        errors: [{ key, message: `config.${key}: not an allowed target for ${owner} (an administrator allows targets with PUT /v1/departments/${owner}/connector-targets)` }],
+      });
+    }
+    return parsed;
+  }
+
+  private parse(name: string, rawConfig: unknown, fileRoot: string): { raw: RawConfig; config: ConnectorConfig } {
     const { config: raw, problems } = normalizeRawConfig(rawConfig);
     if (problems.length) throw invalidConfig(problems);
-    const validated = validateConnectorConfig(name, raw, this.validationContext);
+    const validated = validateConnectorConfig(name, raw, { fileRoot });
     if (!validated.ok) throw invalidConfig(validated.problems);
     const { name: _sameName, ...stored } = raw;
     return { raw: stored, config: validated.config };
+  }
+
+  /** A department's allowance (administrators; the route checks the role). */
+  async getTargets(department: string): Promise<ConnectorTargets> {
+    await this.assertDepartment(department);
+    return readConnectorTargets(this.pool, department);
+  }
+
+  /** Replaces a department's allowance (administrators), audited as connector.targets.set. */
+  async setTargets(
+    caller: ConnectorCaller,
+    department: string,
+    input: { postgres: { hosts: string[]; databases: string[] }; webhooks: { hosts: string[]; allowPrivate: boolean } },
+  ): Promise<ConnectorTargets> {
+    await this.assertDepartment(department);
+    const { problems, hosts } = checkTargetEntries(input);
+    if (problems.length) throw new InputError('connector.invalid_targets', problems.map((p) => p.message).join('; '), { errors: problems });
+    const targets = {
+      department,
+      postgres: { hosts: [...new Set(hosts.postgres)], databases: [...new Set(input.postgres.databases)] },
+      webhooks: { hosts: [...new Set(hosts.webhooks)], allowPrivate: input.webhooks.allowPrivate },
+    };
+    const p = caller.principal;
+    await withTransaction(this.pool, async (client) => {
+      await writeConnectorTargets(client, targets, `${p.department}/${p.keyId}`);
+      await appendAudit(client, {
+        actor: actorOf(p),
+        action: 'connector.targets.set',
+        target: `department:${department}`,
+        outcome: 'success',
+        requestId: caller.requestId,
+        details: { postgres: targets.postgres, webhooks: targets.webhooks },
+      });
+    });
+    return readConnectorTargets(this.pool, department);
+  }
+
+  private async assertDepartment(department: string): Promise<void> {
+    const { rows } = await this.pool.query('SELECT 1 FROM departments WHERE id = $1', [department]);
+    if (!rows[0]) throw new NotFoundError('department.not_found', `no department "${department}"`);
   }
 
   private denied(caller: ConnectorCaller, name: string): void {

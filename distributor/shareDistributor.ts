@@ -1,7 +1,7 @@
 import type client from 'prom-client';
 import { ReceiptLedger } from '../catalog/receipts';
 import { SchemaCache } from '../catalog/registry/schemaCache';
-import { loadMaskingKey } from '../catalog/sharingPolicy';
+import type { MaskingKeys } from '../catalog/sharingPolicy';
 import { expireSubscriptions, liveSubscriptions, reviewSchemaChanges } from '../catalog/subscriptions';
 import type { Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';
@@ -26,6 +26,8 @@ export interface DistributorDeps {
   kafka: KafkaPort;
   pool: Pool;
   log: Logger;
+  /** The masking keys (lib/keyring.ts: derived per dataset and field from a master key outside the database). */
+  keys: MaskingKeys;
   /** Shared with the rest of the process when given; the distributor makes its own otherwise. */
   schemas?: SchemaCache;
   /** Where the distributor's metrics are registered (the gateway's /metrics). */
@@ -87,7 +89,7 @@ export class ShareDistributor {
     await this.producer.disconnect();
   }
 
-  /** Connects the producer and loads the masking key (the refresh loop does this itself). */
+  /** Connects the producer (the refresh loop does this itself). */
   async prepare(): Promise<DistributorContext> {
     if (!this.context) {
       await this.producer.connect();
@@ -97,7 +99,7 @@ export class ShareDistributor {
         log,
         producer: this.producer,
         schemas: this.schemas,
-        projector: new ShareProjector(this.schemas, await loadMaskingKey(pool)),
+        projector: new ShareProjector(this.schemas, this.deps.keys),
         metrics: this.metrics,
         sharePartitions: this.opts.sharePartitions ?? 3,
         receipts: new ReceiptLedger(pool),

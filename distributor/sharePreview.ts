@@ -1,7 +1,7 @@
 import type avro from 'avsc';
 import type { Dataset } from '../catalog/datasets';
 import { getSubjectVersion } from '../catalog/registry/store';
-import { deriveShareSchema, type FieldDelivery, type GrantedField, Masker, planFields } from '../catalog/sharingPolicy';
+import { deriveShareSchema, type FieldDelivery, type GrantedField, identifierFieldsOf, Masker, type MaskingKeys, planFields } from '../catalog/sharingPolicy';
 import type { Pool } from '../lib/db';
 import { GovxError } from '../lib/errors';
 import { compileNaturalType } from '../schemas/codec';
@@ -35,19 +35,19 @@ function syntheticRecords(dataset: Dataset, type: avro.Type, count: number): Arr
 
 export async function previewShare(
   pool: Pool,
-  maskingKey: Buffer,
+  keys: MaskingKeys,
   input: { dataset: Dataset; consumer: string; clearance: number; fields: readonly string[]; tighten?: Readonly<Record<string, FieldDelivery>> },
 ): Promise<SharePreview> {
   const { dataset } = input;
-  const plan = planFields(dataset, input.fields, input.clearance, input.tighten ?? {});
   const base = await getSubjectVersion(pool, dataset.schemaSubject, 'latest');
   if (!base) throw new GovxError(409, 'dataset.no_schema', `${dataset.id} has no schema registered`);
   const baseSchema = JSON.parse(base.schema) as unknown;
+  const plan = planFields(dataset, input.fields, input.clearance, input.tighten ?? {}, identifierFieldsOf(baseSchema));
   const derived = plan.granted.length > 0 ? deriveShareSchema(baseSchema, plan.granted, 'preview') : null;
   let records: Array<Record<string, unknown>> = [];
   if (derived) {
     const derivedType = compileNaturalType(derived);
-    const masker = new Masker(maskingKey, dataset.id);
+    const masker = new Masker(keys, dataset.id);
     records = syntheticRecords(dataset, compileNaturalType(baseSchema), PREVIEW_RECORDS).map((record) => {
       const projected = projectValue(masker, plan.granted, record);
       return derivedType.fromBuffer(derivedType.toBuffer(projected)) as Record<string, unknown>;

@@ -1,5 +1,5 @@
 import type { SchemaCache } from '../catalog/registry/schemaCache';
-import { type GrantedField, Masker } from '../catalog/sharingPolicy';
+import { type GrantedField, Masker, type MaskingKeys } from '../catalog/sharingPolicy';
 import type { Subscription } from '../catalog/subscriptions';
 import type { IncomingMessage, KafkaHeaders, OutgoingMessage } from '../lib/kafkaPort';
 import { encodeWireFormat } from '../schemas/wireFormat';
@@ -9,9 +9,7 @@ const PROVENANCE = ['govx-dataset', 'govx-publisher', 'govx-trace-id', 'govx-pub
 
 /** The granted fields of one decoded record, each masked as granted: what a consumer receives (and what a preview shows). */
 export function projectValue(masker: Masker, granted: readonly GrantedField[], decoded: Record<string, unknown>): Record<string, unknown> {
-  const projected: Record<string, unknown> = {};
-  for (const g of granted) projected[g.name] = masker.apply(g.delivery, decoded[g.name]);
-  return projected;
+  return masker.project(granted, decoded);
 }
 
 /**
@@ -24,12 +22,12 @@ export class ShareProjector {
 
   constructor(
     private readonly schemas: SchemaCache,
-    private readonly maskingKey: Buffer,
+    private readonly keys: MaskingKeys,
   ) {}
 
   private maskerOf(dataset: string): Masker {
     let m = this.maskers.get(dataset);
-    if (!m) this.maskers.set(dataset, (m = new Masker(this.maskingKey, dataset)));
+    if (!m) this.maskers.set(dataset, (m = new Masker(this.keys, dataset)));
     return m;
   }
 
@@ -43,7 +41,7 @@ export class ShareProjector {
     const granted = sub.fields ?? [];
     const keyGrant = granted.find((g) => g.name === keyField);
     const rawKey = source.key?.toString('utf8') ?? null;
-    const key = rawKey === null ? null : keyGrant?.delivery === 'clear' ? rawKey : masker.hash(rawKey);
+    const key = rawKey === null ? null : keyGrant?.delivery === 'clear' ? rawKey : masker.hash(keyField, rawKey);
 
     const headers: KafkaHeaders = { 'govx-subscription': sub.id };
     for (const name of PROVENANCE) {

@@ -1,5 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { GovxConfig } from '../lib/config';
+import { openKeyring } from '../lib/keyring';
 import type { Pool } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import { type AuditEvidence, auditRouter } from './auditRoutes';
@@ -136,6 +137,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     subscriptionRouter({
       pool: deps.pool,
       kafka: deps.kafka.topics,
+      keys: openKeyring(deps.config),
       delivery,
       receipts,
       log: deps.log,

@@ -97,6 +97,15 @@ export function connectorRouter(deps: ConnectorRouteDeps): Router {
   router.put('/v1/connectors/:name/resume', staff, transition('resume'));
   router.post('/v1/connectors/:name/restart', staff, transition('restart'));
 
+  // Where a department's connectors may connect: administrators only, never the department itself.
+  const admins = requireRole('admin');
+  router.get('/v1/departments/:department/connector-targets', admins, async (req, res) => {
+    res.json(await connectors.getTargets(String(req.params.department)));
+  });
+  router.put('/v1/departments/:department/connector-targets', admins, json, async (req, res) => {
+    res.json(await connectors.setTargets(callerOf(res), String(req.params.department), req.body as Parameters<ConnectorService['setTargets']>[2]));
+  });
+
   router.delete('/v1/connectors/:name', staff, async (req, res) => {
     await connectors.delete(callerOf(res), String(req.params.name));
     res.status(204).end();

@@ -36,7 +36,7 @@ export function consoleRouter(dir = consoleBuildDir): Router {
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('Referrer-Policy', 'no-referrer');
   };
-  router.get('/console', (_req, res) => res.redirect(302, '/console/'));
+  router.get(/^\/console$/, (_req, res) => res.redirect(302, '/console/'));
   router.use(
     '/console/assets',
     (_req, res, next) => {

@@ -688,6 +688,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/departments/{department}/connector-targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Where a department's connectors may connect (administrators only)
+         * @description Nothing is allowed until an administrator allows it. A department's stewards cannot read or change
+         *     this: it is the boundary their connectors run inside.
+         */
+        get: operations["getConnectorTargets"];
+        /**
+         * Set where a department's connectors may connect (administrators only; audited)
+         * @description `postgres.hosts` and `webhooks.hosts` hold addresses (`10.1.2.3`, `2001:db8::5`), CIDR blocks
+         *     (`10.20.0.0/16`) or DNS names (`db.civil.example`). A target is judged by every address its name
+         *     resolves to, when a connector is created and at every connection: each must lie in an allowed block,
+         *     or the target be named by an allowed name. For PostgreSQL an internal address (loopback, private,
+         *     link-local) must lie in an allowed block even when the name is allowed, and the database must be in
+         *     `postgres.databases`; govx's own database is refused whatever this says. A webhook on an internal
+         *     address also needs `webhooks.allowPrivate`. `0.0.0.0`, `::` and multicast addresses are never targets.
+         */
+        put: operations["setConnectorTargets"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/departments/{department}/kafka-credentials": {
         parameters: {
             query?: never;
@@ -1043,6 +1076,30 @@ export interface components {
             /** @description the evidence: for access anomalies the rule and the seqs of the delivery receipts */
             details: Record<string, never>;
         };
+        ConnectorTargetsInput: {
+            postgres: {
+                hosts: string[];
+                databases: string[];
+            };
+            webhooks: {
+                hosts: string[];
+                allowPrivate: boolean;
+            };
+        };
+        ConnectorTargets: {
+            department: string;
+            postgres: {
+                hosts: string[];
+                databases: string[];
+            };
+            webhooks: {
+                hosts: string[];
+                allowPrivate: boolean;
+            };
+            /** Format: date-time */
+            updatedAt: string | null;
+            updatedBy: string | null;
+        };
         AlertWebhook: {
             department: string;
             url: string;
@@ -1063,6 +1120,11 @@ export interface components {
             role: "publisher" | "consumer" | "steward" | "admin";
             /** @description how the audit trail names the caller: the key id, or user:<subject> */
             actor: string;
+            /** @description where a consumer's own systems connect (shown with each subscription) */
+            connect?: {
+                kafkaBootstrap?: string;
+                registryPath?: string;
+            };
             session: null | {
                 /** @enum {string} */
                 method: "api-key" | "oidc";
@@ -1135,6 +1197,15 @@ export interface components {
             name: string;
             /** @enum {string} */
             delivery: "clear" | "hash" | "partial";
+            /**
+             * @description A partial mask of a structured identifier: the segments it keeps (the rest are `*`). An ID number keeps
+             *     only its region when the consumer may receive the birth date (decision 0016).
+             */
+            partial?: {
+                /** @enum {string} */
+                identifier: "cn-id-number" | "cn-uscc";
+                keep: ("region" | "birth" | "sequence" | "check" | "authority" | "type" | "division" | "organization")[];
+            };
         };
         Subscription: {
             id: string;
@@ -2774,6 +2845,61 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getConnectorTargets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the department's allowance (empty lists when none was set) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorTargets"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    setConnectorTargets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                department: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectorTargetsInput"];
+            };
+        };
+        responses: {
+            /** @description the allowance as stored (entries in canonical form) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorTargets"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
         };
     };

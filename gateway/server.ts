@@ -13,6 +13,7 @@ import { createApp, type GatewayApp } from './app';
 import { KafkaExchange } from '../lib/kafkaExchange';
 import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
+import { openKeyring } from '../lib/keyring';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import { onSubscriptionTransition, type SubscriptionKafka } from '../catalog/subscriptions';
 import { KafkaAccess, KafkaAclReconciler } from '../catalog/kafkaAccess';
@@ -112,7 +113,7 @@ export async function startGateway(
   });
   if (config.distributor) {
     const distributor = new ShareDistributor(
-      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), schemas, registry: metrics.registry },
+      { kafka: kafkajsPort(kafkaClient('distributor')), pool, log: log.child({ component: 'distributor' }), keys: openKeyring(config), schemas, registry: metrics.registry },
       { refreshMs: 1000, groupPrefix: config.distributorGroupPrefix, sharePartitions: config.topicPartitions },
     );
     distributor.start();

@@ -41,9 +41,10 @@ function baseUrl(req: Request, config: GovxConfig): string {
 }
 
 /** The signed-in caller as the console shows it. */
-export async function describeCaller(pool: Pool, principal: Principal, session: ConsoleSession | undefined) {
+export async function describeCaller(pool: Pool, config: GovxConfig, principal: Principal, session: ConsoleSession | undefined) {
   const department = await getDepartment(pool, principal.department);
   return {
+    connect: { kafkaBootstrap: config.kafkaBrokers.join(','), registryPath: '/registry' },
     department: department ?? { id: principal.department, nameZh: principal.department, nameEn: principal.department, kind: 'municipal-bureau', clearance: 1 },
     role: principal.role,
     actor: principal.keyId,
@@ -151,7 +152,7 @@ export function publicSessionRouter(deps: SessionRouteDeps): Router {
     if (!check) throw new UnauthenticatedError('the API key is not valid', 'auth.invalid_key');
     const p = check.principal;
     const session = await open(req, res, { department: p.department, role: p.role, subject: `key:${p.keyId}`, displayName: null, method: 'api-key', keyId: p.keyId });
-    res.status(201).setHeader('Cache-Control', 'no-store').json(await describeCaller(deps.pool, session.principal, session));
+    res.status(201).setHeader('Cache-Control', 'no-store').json(await describeCaller(deps.pool, deps.config, session.principal, session));
   });
 
   router.get('/v1/session/oidc', async (req, res) => {
@@ -218,7 +219,7 @@ export function sessionRouter(deps: SessionRouteDeps): Router {
   const router = Router();
 
   router.get('/v1/me', async (_req, res) => {
-    res.setHeader('Cache-Control', 'no-store').json(await describeCaller(deps.pool, principalOf(res), sessionOf(res)));
+    res.setHeader('Cache-Control', 'no-store').json(await describeCaller(deps.pool, deps.config, principalOf(res), sessionOf(res)));
   });
 
   router.delete('/v1/session', async (req, res) => {

@@ -23,13 +23,15 @@ import type { Logger } from '../lib/logger';
 import type { ReceiptLedger } from '../catalog/receipts';
 import { getDataset } from '../catalog/datasets';
 import { getDepartment } from '../catalog/keys';
-import { loadMaskingKey, type FieldDelivery } from '../catalog/sharingPolicy';
+import type { FieldDelivery, MaskingKeys } from '../catalog/sharingPolicy';
 import { previewShare } from '../distributor/sharePreview';
 import { decodeCursor, encodeCursor, httpDeliveryReceipts, type Positions, type ShareDelivery, type ShareReader, StreamReceipts } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
 
 export interface SubscriptionRouteDeps extends SubscriptionDeps {
+  /** masking keys for previews (lib/keyring.ts), the same the distributor masks with */
+  keys: MaskingKeys;
   delivery: ShareDelivery;
   /** every pull and stream is recorded as delivery receipts */
   receipts: ReceiptLedger;
@@ -87,12 +89,6 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     });
   };
 
-  let maskingKey: Promise<Buffer> | null = null;
-  const maskingKeyOf = (): Promise<Buffer> => {
-    maskingKey ??= loadMaskingKey(deps.pool);
-    maskingKey.catch(() => (maskingKey = null));
-    return maskingKey;
-  };
   const clearanceOf = async (department: string): Promise<number> => (await getDepartment(deps.pool, department))?.clearance ?? 1;
 
   /** A consumer's preview of what a request would give it, before it asks. */
@@ -112,7 +108,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
       throw new GovxError(403, 'subscription.not_shared', `${dataset.id} is not shared (不予共享). Legal basis: ${dataset.legalBasis}`, { details: { legalBasis: dataset.legalBasis } });
     }
     res.json(
-      await previewShare(deps.pool, await maskingKeyOf(), {
+      await previewShare(deps.pool, deps.keys, {
         dataset, consumer: principal.department, clearance: await clearanceOf(principal.department), fields: input.fields, tighten,
       }),
     );
@@ -133,7 +129,7 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
     const beyond = fields.filter((f) => !sub.requestedFields.includes(f));
     if (beyond.length) throw new InputError('subscription.beyond_request', `a decision cannot grant fields that were not requested: ${beyond.join(', ')}`);
     res.json(
-      await previewShare(deps.pool, await maskingKeyOf(), {
+      await previewShare(deps.pool, deps.keys, {
         dataset, consumer: sub.consumer, clearance: await clearanceOf(sub.consumer), fields, tighten: decision.masking as Record<string, FieldDelivery> | undefined,
       }),
     );

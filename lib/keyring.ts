@@ -105,6 +105,11 @@ export function openDefaultKeyring(env: NodeJS.ProcessEnv = process.env): Keyrin
   return defaultKeyring;
 }
 
+/** The keyring a govx process runs with, as configured (GOVX_KEYS_DIR, GOVX_MASTER_KEY). */
+export function openKeyring(config: { keysDir: string; masterKey?: string | undefined }): Keyring {
+  return Keyring.open({ keysDir: config.keysDir, masterKeyBase64: config.masterKey });
+}
+
 function readOrCreate(file: string, make: () => Buffer): Buffer {
   try {
     return fs.readFileSync(file);

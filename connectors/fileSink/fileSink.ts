@@ -20,9 +20,12 @@ export class FileSinkWriter implements SinkWriter {
 
   async open(): Promise<void> {
     const dir = path.dirname(this.file);
+    // checked before creating anything (a link on the way must not make govx create directories elsewhere) and after
+    await assertInsideRoot(this.fileRoot, dir, 'file');
     await fs.promises.mkdir(dir, { recursive: true });
     await assertInsideRoot(this.fileRoot, dir, 'file');
-    this.handle = await fs.promises.open(this.file, 'a+');
+    // O_NOFOLLOW: the file itself must not be a link to somewhere else
+    this.handle = await fs.promises.open(this.file, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o640);
     await this.dropTornLine(this.handle);
   }
 

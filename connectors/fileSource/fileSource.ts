@@ -130,7 +130,8 @@ export class FileSourceReader implements SourceReader {
     const done = await readOffsets<FilePosition>(this.govx, this.name);
     for (const name of names) {
       const file = path.join(this.config.directory, name);
-      const stat = await fs.promises.stat(file).catch(() => null);
+      // a link in the directory is not followed: it could lead to a file outside the department's directory
+      const stat = await fs.promises.lstat(file).catch(() => null);
       if (!stat?.isFile()) continue;
       const stored = done.get(name);
       const same = stored !== undefined && stored.size === stat.size && stored.mtimeMs === stat.mtimeMs;

@@ -5,7 +5,6 @@ export interface HttpSinkConfig extends SubscriptionSinkConfig {
   url: string;
   hmacSecret: string | null;
   timeoutMs: number;
-  allowPrivate: boolean;
 }
 
 export const httpSinkKeys: Record<string, KeySpec> = {
@@ -13,11 +12,17 @@ export const httpSinkKeys: Record<string, KeySpec> = {
   'http.url': { doc: "the consumer's webhook: http(s)://host/path", required: true },
   'hmac.secret': { doc: 'shared secret for the X-Govx-Signature header; never returned' },
   'http.timeout.ms': { doc: 'how long one POST may take', default: '10000' },
-  'http.allow.private': { doc: 'allow loopback, link-local and private addresses (for a webhook inside the same network)', default: 'false' },
   'batch.max.rows': { doc: 'records per POST', default: '100' },
+  'http.allow.private': { doc: "refused: loopback and private targets need an administrator's allowance for the department" },
 };
 
 export function validateHttpSinkConfig(r: ConfigReader, name: string, raw: RawConfig): HttpSinkConfig {
+  if (raw['http.allow.private'] !== undefined) {
+    r.problem(
+      'http.allow.private',
+      'config.http.allow.private is no longer a connector setting: loopback and private webhook targets need an administrator\'s allowance (PUT /v1/departments/{id}/connector-targets)',
+    );
+  }
   const common = readCommonConfig(r, name, raw, connectorDeadLetterTopic(name));
   const { subscription, topics } = readSubscription(r);
   const url = r.string('http.url');
@@ -37,7 +42,6 @@ export function validateHttpSinkConfig(r: ConfigReader, name: string, raw: RawCo
     url,
     hmacSecret: r.optional('hmac.secret'),
     timeoutMs: r.int('http.timeout.ms', 100, 300_000),
-    allowPrivate: r.oneOf('http.allow.private', ['false', 'true'] as const) === 'true',
     batchMaxRows: r.int('batch.max.rows', 1, 10_000),
   };
 }

@@ -3,7 +3,7 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { ConnectorFailure } from '../runtime/retry';
+import type { CanonicalAddress } from '../../lib/netAddress';
 import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTask';
 
 /**
@@ -15,9 +15,10 @@ import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTas
  * backoff). Any other status means the endpoint will never take these records: they are reported as
  * failed and go to the dead-letter topic.
  *
- * Unless `http.allow.private` is set, the endpoint may not be on a loopback, link-local, private,
- * shared or unspecified address — checked on every connection, against the addresses DNS actually
- * returned, so a name that re-resolves to an internal address is refused too.
+ * The endpoint must be among the webhook targets an administrator allowed for the department (a loopback,
+ * private or link-local address needs that allowance to say so) — checked on every connection, against the
+ * addresses DNS actually returned, and connected to at the address checked. Redirects are never followed:
+ * a 3xx is a refusal of the batch like any other status.
  */
 
 export interface HttpSinkOptions {
@@ -25,60 +26,27 @@ export interface HttpSinkOptions {
   url: string;
   hmacSecret: string | null;
   timeoutMs: number;
-  allowPrivate: boolean;
+  /** the department's webhook allowance, read at every connection */
+  checkTarget: WebhookTargetCheck;
 }
 
-/** Retrying cannot make an internal address acceptable: the connector fails at once. */
-export class EndpointRefused extends ConnectorFailure {}
+/** Retrying cannot make a target that is not allowed acceptable: the connector fails at once. */
+export { TargetNotAllowed as EndpointRefused } from '../targets';
 
-const BLOCKED_V4: Array<[string, number]> = [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-];
-const BLOCKED_V6: Array<[string, number]> = [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-];
+/** Resolves the webhook's host and returns the addresses it may connect to; throws TargetNotAllowed otherwise. */
+export type WebhookTargetCheck = (hostname: string) => Promise<CanonicalAddress[]>;
 
-const blockList = (() => {
-  const list = new net.BlockList();
-  for (const [a, p] of BLOCKED_V4) list.addSubnet(a, p, 'ipv4');
-  for (const [a, p] of BLOCKED_V6) list.addSubnet(a, p, 'ipv6');
-  return list;
-})();
-
-/** Whether an address is loopback, link-local, private, shared, reserved or unspecified (IPv4-mapped IPv6 too). */
-export function isInternalAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return blockList.check(mapped[1]!, 'ipv4');
-  return blockList.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
-}
-
-/** A `lookup` for the agent: resolves as usual, then refuses internal addresses at connect time. */
-function guardedLookup(allowPrivate: boolean): net.LookupFunction {
+/** A `lookup` for the agent: the addresses come from the check, at every new connection, so a name that re-resolves elsewhere is judged again. */
+function checkedLookup(check: WebhookTargetCheck): net.LookupFunction {
   return (hostname, options, callback) => {
-    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '', 4);
-      const list = addresses as dns.LookupAddress[];
-      const refused = allowPrivate ? undefined : list.find((a) => isInternalAddress(a.address));
-      if (refused) {
-        return callback(new EndpointRefused(`${hostname} resolves to ${refused.address}, an internal address (set http.allow.private to allow it)`), '', 4);
-      }
-      if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
-      callback(null, list[0]!.address, list[0]!.family);
-    });
+    check(hostname).then(
+      (addresses) => {
+        const list = addresses.map((a) => ({ address: a.address, family: a.family }));
+        if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
+        callback(null, list[0]!.address, list[0]!.family);
+      },
+      (err: Error) => callback(err as NodeJS.ErrnoException, '', 4),
+    );
   };
 }
 
@@ -92,10 +60,9 @@ export class HttpSinkWriter implements SinkWriter {
 
   async open(): Promise<void> {
     const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: 2, lookup: guardedLookup(this.opts.allowPrivate) } as http.AgentOptions);
-    if (!this.opts.allowPrivate && net.isIP(this.url.hostname.replace(/^\[|\]$/g, '')) && isInternalAddress(this.url.hostname.replace(/^\[|\]$/g, ''))) {
-      throw new EndpointRefused(`${this.url.hostname} is an internal address (set http.allow.private to allow it)`);
-    }
+    // An address literal never reaches the agent's lookup: it is checked here, and connected to as checked.
+    await this.opts.checkTarget(this.url.hostname);
+    this.agent = new Agent({ keepAlive: true, maxSockets: 2, lookup: checkedLookup(this.opts.checkTarget) } as http.AgentOptions);
   }
 
   async close(): Promise<void> {

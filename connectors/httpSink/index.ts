@@ -7,5 +7,6 @@ export const httpSinkPlugin = sinkPlugin<HttpSinkConfig>({
   keys: httpSinkKeys,
   runsOnOneWorker: false,
   validateConfig: validateHttpSinkConfig,
-  writer: ({ name, config }) => new HttpSinkWriter({ connector: name, url: config.url, hmacSecret: config.hmacSecret, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate }),
+  writer: ({ name, config, targets, owner }) =>
+    new HttpSinkWriter({ connector: name, url: config.url, hmacSecret: config.hmacSecret, timeoutMs: config.timeoutMs, checkTarget: (host) => targets.webhook(owner, host) }),
 });

@@ -4,12 +4,12 @@ import {
   type KeySpec,
   type RawConfig,
   readCommonConfig,
-  readPostgresConnectionUrl,
   readSubscription,
   type SubscriptionSinkConfig,
   TABLE_NAME,
   type ValidationContext,
 } from '../config';
+import { readPostgresConnectionUrl } from '../postgresConnection';
 
 export interface PostgresSinkConfig extends SubscriptionSinkConfig {
   connectorClass: 'postgres-sink';
@@ -38,10 +38,10 @@ export const postgresSinkKeys: Record<string, KeySpec> = {
   'batch.max.rows': { doc: 'records per transaction', default: '500' },
 };
 
-export function validatePostgresSinkConfig(r: ConfigReader, name: string, raw: RawConfig, ctx: ValidationContext): PostgresSinkConfig {
+export function validatePostgresSinkConfig(r: ConfigReader, name: string, raw: RawConfig, _ctx: ValidationContext): PostgresSinkConfig {
   const common = readCommonConfig(r, name, raw, connectorDeadLetterTopic(name));
   const { subscription, topics } = readSubscription(r);
-  const connectionUrl = readPostgresConnectionUrl(r, ctx);
+  const connectionUrl = readPostgresConnectionUrl(r);
   const tableNameFormat = r.string('table.name.format');
   const probe = tableNameFormat.replace(/\$\{(subscription|topic)\}/g, 'x');
   if (tableNameFormat && !TABLE_NAME.test(probe)) r.problem('table.name.format', 'config.table.name.format must be a table name, optionally schema-qualified, with ${subscription} or ${topic}');

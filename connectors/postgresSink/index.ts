@@ -7,10 +7,12 @@ export const postgresSinkPlugin = sinkPlugin<PostgresSinkConfig>({
   keys: postgresSinkKeys,
   runsOnOneWorker: false,
   validateConfig: validatePostgresSinkConfig,
-  writer: ({ name, config, schemas }) =>
+  writer: ({ name, config, schemas, targets, owner }) =>
     new PostgresSinkWriter(
       {
         connector: name,
+        guard: targets,
+        department: owner,
         connectionUrl: config.connectionUrl,
         connectionUser: config.connectionUser,
         connectionPassword: config.connectionPassword,

@@ -4,7 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { SchemaCache } from '../../catalog/registry/schemaCache';
+import { describeDatabaseError, guardedPool, sanitizeDatabaseError } from '../postgresConnection';
 import { ConnectorFailure } from '../runtime/retry';
+import type { TargetGuard } from '../targets';
 import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTask';
 
 /**
@@ -23,6 +25,10 @@ import type { SinkRecord, SinkWriter, SinkWriteResult } from '../runtime/sinkTas
 
 export interface PostgresSinkOptions {
   connector: string;
+  /** checks the target at every new connection */
+  guard: TargetGuard;
+  /** the consuming department, whose allowance applies */
+  department: string;
   connectionUrl: string;
   connectionUser?: string | null;
   connectionPassword?: string | null;
@@ -155,19 +161,25 @@ export class PostgresSinkWriter implements SinkWriter {
   ) {}
 
   async open(): Promise<void> {
-    const url = new URL(this.opts.connectionUrl.startsWith('jdbc:') ? this.opts.connectionUrl.slice(5) : this.opts.connectionUrl);
-    this.target = new pg.Pool({
-      connectionString: url.toString(),
-      user: this.opts.connectionUser ?? (url.username ? decodeURIComponent(url.username) : undefined),
-      password: this.opts.connectionPassword ?? (url.password ? decodeURIComponent(url.password) : undefined),
-      max: 2,
-      application_name: `govx-sink-${this.opts.connector}`,
-      connectionTimeoutMillis: 5000,
-    });
+    this.target = guardedPool(
+      {
+        guard: this.opts.guard,
+        department: this.opts.department,
+        connectionUrl: this.opts.connectionUrl,
+        user: this.opts.connectionUser ?? null,
+        password: this.opts.connectionPassword ?? null,
+        applicationName: `govx-sink-${this.opts.connector}`,
+      },
+      2,
+    );
     this.target.on('error', () => undefined);
-    await this.target.query(`CREATE TABLE IF NOT EXISTS govx_sink_offsets (
-      connector text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
-      updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (connector, topic, partition))`);
+    try {
+      await this.target.query(`CREATE TABLE IF NOT EXISTS govx_sink_offsets (
+        connector text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (connector, topic, partition))`);
+    } catch (err) {
+      throw sanitizeDatabaseError(err);
+    }
   }
 
   async close(): Promise<void> {
@@ -234,7 +246,7 @@ export class PostgresSinkWriter implements SinkWriter {
         } catch (err) {
           await client.query('ROLLBACK TO SAVEPOINT rec');
           if (err instanceof SinkSetupError || !isRecordError(err)) throw err;
-          failed.push({ index, errorClass: `postgres:${(err as { code?: string }).code ?? 'error'}`, message: (err as Error).message });
+          failed.push({ index, errorClass: `postgres:${(err as { code?: string }).code ?? 'error'}`, message: describeDatabaseError(err) });
         }
       }
       await this.saveOffsets(client, records);
@@ -242,7 +254,7 @@ export class PostgresSinkWriter implements SinkWriter {
       return { failed };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      throw sanitizeDatabaseError(err);
     } finally {
       client.release();
     }

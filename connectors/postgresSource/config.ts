@@ -6,10 +6,10 @@ import {
   type KeySpec,
   type RawConfig,
   readCommonConfig,
-  readPostgresConnectionUrl,
   TABLE_NAME,
   type ValidationContext,
 } from '../config';
+import { readPostgresConnectionUrl } from '../postgresConnection';
 
 export interface PostgresSourceConfig extends CommonConfig {
   connectorClass: 'postgres-source';
@@ -40,10 +40,10 @@ export const postgresSourceKeys: Record<string, KeySpec> = {
   'timestamp.delay.interval.ms': { doc: 'read a row only once its timestamp is this old (late commits)', default: '0' },
 };
 
-export function validatePostgresSourceConfig(r: ConfigReader, name: string, raw: RawConfig, ctx: ValidationContext): PostgresSourceConfig {
+export function validatePostgresSourceConfig(r: ConfigReader, name: string, raw: RawConfig, _ctx: ValidationContext): PostgresSourceConfig {
   const dataset = r.string('dataset', DATASET_ID, 'a dataset id such as population.residents');
   const common = readCommonConfig(r, name, raw, `govx.dlq.${dataset}`);
-  const connectionUrl = readPostgresConnectionUrl(r, ctx);
+  const connectionUrl = readPostgresConnectionUrl(r);
   const table = r.string('table.include.list', TABLE_NAME, 'one table name, optionally schema-qualified (e.g. public.residents)');
   const mode = r.oneOf('mode', ['timestamp', 'timestamp+incrementing'] as const);
   const timestampColumn = r.string('timestamp.column.name', COLUMN_NAME, 'a column name');

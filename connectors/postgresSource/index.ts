@@ -7,5 +7,5 @@ export const postgresSourcePlugin = sourcePlugin<PostgresSourceConfig>({
   keys: postgresSourceKeys,
   runsOnOneWorker: true,
   validateConfig: validatePostgresSourceConfig,
-  reader: (ctx) => new PostgresSourceReader(ctx.name, ctx.config, ctx.pool, ctx.runtimes),
+  reader: (ctx) => new PostgresSourceReader(ctx.name, ctx.config, ctx.pool, ctx.runtimes, ctx.targets, ctx.owner),
 });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { DatasetRuntimes } from '../../publish/datasetRuntime';
-import { toPostgresUrl } from '../config';
+import { connectGuarded, sanitizeDatabaseError } from '../postgresConnection';
+import type { TargetGuard } from '../targets';
 import { ConnectorFailure } from '../runtime/retry';
 import type { SourceBatch, SourceReader, SourceRecord } from '../runtime/sourceTask';
 import { readOffsets } from '../runtime/store';
@@ -75,22 +76,22 @@ export class PostgresSourceReader implements SourceReader {
     private readonly config: PostgresSourceConfig,
     private readonly govx: Pool,
     private readonly runtimes: DatasetRuntimes,
+    private readonly targets: TargetGuard,
+    private readonly owner: string,
   ) {}
 
   async open(): Promise<void> {
     await this.close();
-    const url = toPostgresUrl(this.config.connectionUrl)!;
-    const client = new pg.Client({
-      connectionString: url.toString(),
-      user: this.config.connectionUser ?? (url.username ? decodeURIComponent(url.username) : undefined),
-      password: this.config.connectionPassword ?? (url.password ? decodeURIComponent(url.password) : undefined),
-      application_name: `govx-connect-${this.name}`.slice(0, 63),
-      connectionTimeoutMillis: 5000,
-      statement_timeout: 60_000,
+    const client = await connectGuarded({
+      guard: this.targets,
+      department: this.owner,
+      connectionUrl: this.config.connectionUrl,
+      user: this.config.connectionUser,
+      password: this.config.connectionPassword,
+      applicationName: `govx-connect-${this.name}`,
+      statementTimeoutMs: 60_000,
       types: naturalTypes,
     });
-    client.on('error', () => undefined); // a dropped connection surfaces on the next query, which is retried
-    await client.connect();
     this.client = client;
     // The source is only ever read; UTC makes timestamptz text and timestamp-without-zone values unambiguous.
     await client.query(`SET TimeZone = 'UTC'; SET default_transaction_read_only = on`);
@@ -123,7 +124,7 @@ export class PostgresSourceReader implements SourceReader {
     } catch (err) {
       // Reconnect on the next attempt; the position reloads from the stored offset, which is where publishing stands.
       await this.close();
-      throw err;
+      throw sanitizeDatabaseError(err);
     }
   }
 
@@ -149,11 +150,13 @@ export class PostgresSourceReader implements SourceReader {
       FROM ${quoteTable(this.config.table)} WHERE ${where.join(' AND ')} ORDER BY ${ts}, ${tie} LIMIT $${params.length}`;
     const { rows } = await client.query<Record<string, unknown>>(sql, params);
     if (rows.length === 0) return null;
-    const records: SourceRecord[] = rows.map((row) => {
+    // The origin names the table and the row's place in the batch, never its column values: it goes into
+    // status, logs and dead-letter headers, which must not carry data.
+    const records: SourceRecord[] = rows.map((row, i) => {
       const position: TablePosition = { timestamp: String(row['govx$ts']), id: String(row['govx$id']) };
       const value: Record<string, unknown> = {};
       for (const f of fields) value[f] = row[f];
-      return { value, position, origin: `${this.config.table} (${position.timestamp}, ${position.id})` };
+      return { value, position, origin: `${this.config.table} (row ${i + 1} of a batch)` };
     });
     this.position = records[records.length - 1]!.position as TablePosition;
     return { partition: this.config.table, records };

@@ -38,8 +38,12 @@ export interface SourceReader {
   close(): Promise<void>;
 }
 
+/**
+ * A rejection as status, logs and dead-letter headers show it: each field and the rule it broke, never the
+ * validator's message (which may quote part of the value, such as a check digit).
+ */
 const describeErrors = (errors: RejectedRecord['errors']): string =>
-  errors.map((e) => `${e.path || '(record)'}: ${e.message}`).join('; ');
+  errors.map((e) => `${e.path || '(record)'}: ${e.rule ?? 'invalid'}`).join('; ');
 
 /**
  * Runs a source: read a batch → publish it through the governed path (as the owning department's

@@ -8,6 +8,7 @@ import type { Pool } from '../../lib/db';
 import { errorMessage } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { CommonConfig } from '../config';
+import type { TargetGuard } from '../targets';
 import { recordError } from './store';
 import type { RetryPolicy } from './retry';
 
@@ -31,7 +32,10 @@ export interface TaskContext<C extends CommonConfig = CommonConfig> {
   log: Logger;
   signal: AbortSignal;
   counters: TaskCounters;
+  /** the department's own directory under the connector file root */
   fileRoot: string;
+  /** where the department's connectors may connect (checked at every connection) */
+  targets: TargetGuard;
 }
 
 export class TaskCounters {

@@ -12,7 +12,8 @@ import { errorMessage } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
 import { kafkajsPort } from '../../lib/kafkaPort';
 import type { Logger } from '../../lib/logger';
-import { connectFileRoot } from '../fileRoot';
+import { connectFileRoot, departmentFileRoot } from '../fileRoot';
+import { TargetGuard } from '../targets';
 import { type ConnectorConfig, createTask, kindOf, runsOnOneWorker, validateConnectorConfig } from '../plugins';
 import { TaskStopped, sleep } from './retry';
 import { sinkGroupId } from './sinkTask';
@@ -60,6 +61,8 @@ export class ConnectWorker {
   private loop: Promise<void> | null = null;
 
   private readonly accepts: (def: ConnectorDefinition) => boolean;
+  /** where each department's connectors may connect, and govx's own database identity */
+  readonly targets: TargetGuard;
   /**
    * Generations that failed on this worker. A round that read the definitions before the failure was
    * recorded would otherwise start the failed generation again; a resume or a new config moves it on.
@@ -72,6 +75,7 @@ export class ConnectWorker {
   ) {
     this.workerId = opts.workerId ?? `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
     this.accepts = opts.accepts ?? (() => true);
+    this.targets = new TargetGuard(deps.pool);
   }
 
   /** A standalone worker (`govx connect`): its own pool, Kafka clients and dataset runtimes. */
@@ -95,6 +99,8 @@ export class ConnectWorker {
       { config, pool, kafka, exchange, schemas, runtimes: new DatasetRuntimes(pool, schemas), metrics: new GatewayMetrics(), log: log.child({ component: 'connect' }) },
       opts,
     );
+    // govx's own database identity is learned now: connections that reach it are refused from the first one
+    await worker.targets.govxIdentity().catch((err: unknown) => log.warn({ err: errorMessage(err) }, "could not read govx's database identity yet"));
     worker.begin();
     const close = worker.close.bind(worker);
     let closing: Promise<void> | null = null;
@@ -156,8 +162,8 @@ export class ConnectWorker {
 
   private async startTask(def: ConnectorDefinition): Promise<void> {
     const { deps } = this;
-    const fileRoot = connectFileRoot(deps.config);
-    const validated = validateConnectorConfig(def.name, def.config, { fileRoot, govxDatabaseUrl: deps.config.databaseUrl });
+    const fileRoot = departmentFileRoot(connectFileRoot(deps.config), def.owner);
+    const validated = validateConnectorConfig(def.name, def.config, { fileRoot });
     if (!validated.ok) {
       await recordError(deps.pool, def.name, `invalid config: ${validated.problems.map((p) => p.message).join('; ')}`, def.generation);
       return;
@@ -187,6 +193,7 @@ export class ConnectWorker {
       signal: controller.signal,
       counters,
       fileRoot,
+      targets: this.targets,
     };
     // Losing the lock session means another worker may take the source over: stop at once.
     lockClient?.on('error', () => controller.abort());

@@ -2,6 +2,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { getSubscription } from '../../catalog/subscriptions';
 import { ShareDistributor } from '../../distributor/shareDistributor';
 import { kafkajsPort } from '../../lib/kafkaPort';
+import { openKeyring } from '../../lib/keyring';
 import { createLogger } from '../../lib/logger';
 import { compileNaturalType } from '../../schemas/codec';
 import { generateSample } from '../../schemas/samples';
@@ -232,6 +233,21 @@ describe('sharing types', () => {
     expect(res.body.fields.every((f: { delivery: string }) => f.delivery === 'clear')).toBe(true);
   });
 
+  it("masks the ID number down to its region for a consumer that may receive the birth date", async () => {
+    const req = await api('/v1/subscriptions', {
+      key: keys.civil,
+      body: { dataset: RESIDENTS, fields: ['id_number', 'birth_date', 'gender'], purpose: '救助对象核对', expiresAt: inOneYear(), startFrom: 'latest' },
+    });
+    expect(req.status).toBe(201);
+    const approved = await api(`/v1/subscriptions/${req.body.id}/approve`, { key: keys.psbSteward, body: {} });
+    expect(approved.body.fields).toEqual([
+      { name: 'id_number', delivery: 'partial', partial: { identifier: 'cn-id-number', keep: ['region'] } },
+      { name: 'birth_date', delivery: 'clear' },
+      { name: 'gender', delivery: 'clear' },
+    ]);
+    await api(`/v1/subscriptions/${req.body.id}/revoke`, { key: keys.psbSteward, body: {} });
+  });
+
   it('refuses a request for a dataset that is not shared, citing the legal basis', async () => {
     const res = await api('/v1/subscriptions', {
       key: keys.civil,
@@ -423,7 +439,7 @@ describe('a subscription to a fresh dataset', () => {
       value: Buffer.concat([prefix, type.toBuffer({ code: 'ONE-KEY', value: i, respondent_phone: null })]),
       headers: { 'govx-dataset': id, 'govx-trace-id': 't'.repeat(200) },
     }));
-    const distributor = new ShareDistributor({ kafka: kafkajsPort(stack.kafka), pool: stack.pool, log: createLogger('silent') }, { refreshMs: 3_600_000, groupPrefix: `test-split-${id}` });
+    const distributor = new ShareDistributor({ kafka: kafkajsPort(stack.kafka), pool: stack.pool, log: createLogger('silent'), keys: openKeyring(stack.config) }, { refreshMs: 3_600_000, groupPrefix: `test-split-${id}` });
     const { writer } = await distributor.prepare();
     try {
       await writer.deliver(id, 0, messages as never, [live], () => true);

@@ -152,6 +152,12 @@ const cases: Record<string, Case> = {
     build: async (d) => ({ params: { department: d }, body: { url: 'https://alerts.example.test/govx', secret: 'matrix-webhook-secret-0123456789' } }),
   },
   deleteAlertWebhook: { cells: webhookCells, build: async (d) => webhookOf(d) },
+  // where a department's connectors may connect: administrators only, the department itself included
+  getConnectorTargets: { cells: adminsOnly, build: async (d) => ({ params: { department: d } }) },
+  setConnectorTargets: {
+    cells: adminsOnly,
+    build: async (d) => ({ params: { department: d }, body: { postgres: { hosts: ['203.0.113.0/24'], databases: [`${d.replace(/-/g, '_')}_db`] }, webhooks: { hosts: ['hooks.example.test'], allowPrivate: false } } }),
+  },
   listDatasets: { cells: everyone, build: async (d) => ({ query: `owner=${d}` }) },
   createDataset: {
     cells: adminsOnly,

@@ -14,6 +14,7 @@ let psbPublisher: string;
 beforeAll(async () => {
   stack = await startConnectTestStack('api');
   [psbSteward, amrSteward, psbPublisher] = await Promise.all([stack.key('psb', 'steward'), stack.key('amr', 'steward'), stack.key('psb', 'publisher')]);
+  await stack.allowTargets('psb', { postgresHosts: ['10.20.30.0/24'], postgresDatabases: ['hukou'] });
 });
 afterAll(async () => {
   await stack?.close();
@@ -116,9 +117,9 @@ describe('the connectors API', () => {
 
     it('restarts a connector with its new config after PUT …/config, and after POST …/restart', async () => {
       const name = `${stack.prefix}reconfigured`;
-      fs.mkdirSync(path.join(stack.fileRoot, 'empty'));
-      fs.mkdirSync(path.join(stack.fileRoot, 'full'));
-      fs.writeFileSync(path.join(stack.fileRoot, 'full', 'a.ndjson'), generateSample('population.residents', 2, 5151).map((r) => JSON.stringify(r)).join('\n'));
+      fs.mkdirSync(path.join(stack.dirOf('psb'), 'empty'));
+      fs.mkdirSync(path.join(stack.dirOf('psb'), 'full'));
+      fs.writeFileSync(path.join(stack.dirOf('psb'), 'full', 'a.ndjson'), generateSample('population.residents', 2, 5151).map((r) => JSON.stringify(r)).join('\n'));
       expect((await stack.api('POST', '/v1/connectors', { name, config: fileSource('empty') }, psbSteward)).status).toBe(201);
       await stack.waitForStatus(name, (s) => s.connector.state === 'RUNNING');
       const put = await stack.api('PUT', `/v1/connectors/${name}/config`, fileSource('full'), psbSteward);
@@ -139,7 +140,7 @@ describe('the connectors API', () => {
 
     it('pauses, resumes and deletes a connector on the worker within seconds, and audits each step', async () => {
       const name = `${stack.prefix}lifecycle`;
-      const dir = path.join(stack.fileRoot, 'lifecycle');
+      const dir = path.join(stack.dirOf('psb'), 'lifecycle');
       fs.mkdirSync(dir);
       expect((await stack.api('POST', '/v1/connectors', { name, config: fileSource('lifecycle') }, psbSteward)).status).toBe(201);
       await stack.waitForStatus(name, (s) => s.connector.state === 'RUNNING');

@@ -6,15 +6,24 @@ import path from 'node:path';
 import pg from 'pg';
 import { applyCatalog, readCatalogFile, seedCatalogFile } from '../../../catalog/catalogFile';
 import { defaultSchemaSubject } from '../../../catalog/datasets';
+import { departmentFileRoot } from '../../../connectors/fileRoot';
 import { ConnectWorker } from '../../../connectors/runtime/worker';
 import { loadConfig } from '../../../lib/config';
 import { createLogger } from '../../../lib/logger';
 import type { Kafka } from 'kafkajs';
+import { allowConnectorTargets, localDatabase, type TargetGrant } from '../../support/connectorTargets';
 import { httpJson, type ReadMessage, readTopicUntil, startTestStack, type TestStack, topicEnd, type TopicPosition } from '../../support/stack';
 
 /** A gateway and a file root for connector tests; every connector a test creates is named `<prefix>…`. */
 export interface ConnectTestStack extends TestStack {
+  /** GOVX_CONNECT_FILE_ROOT; each department's file connectors work in its own directory under it (see dirOf) */
   fileRoot: string;
+  /** A department's connector directory (created): file connector paths are relative to it. */
+  dirOf: (department: string) => string;
+  /** An administrator allows the department's connectors to reach what the test set up for it. */
+  allowTargets: (department: string, grant: TargetGrant) => Promise<void>;
+  /** … a loopback database of the test cluster, by its URL. */
+  allowDatabase: (department: string, dbUrl: string) => Promise<void>;
   prefix: string;
   env: Record<string, string>;
   admin: string;
@@ -50,9 +59,17 @@ export async function startConnectTestStack(label: string): Promise<ConnectTestS
     topicsToDrop.add(`govx.dlq.${id}`);
     return id;
   };
+  const allowTargets = (department: string, grant: TargetGrant) => allowConnectorTargets(stack.url, admin, department, grant);
   return {
     ...stack,
     fileRoot,
+    dirOf: (department) => {
+      const dir = departmentFileRoot(fileRoot, department);
+      fs.mkdirSync(dir, { recursive: true });
+      return dir;
+    },
+    allowTargets,
+    allowDatabase: (department, dbUrl) => allowTargets(department, localDatabase(dbUrl)),
     prefix,
     env,
     admin,

@@ -74,7 +74,7 @@ describe('the file-sink connector', () => {
     const records = generateSample(DATASET, 3000, 77);
     const topic = await topicWith(records.map((r, i) => ({ key: `k${i}`, value: wire(r) })));
     const name = `${stack.prefix}crash`;
-    const file = path.join(stack.fileRoot, 'exports', 'residents.ndjson');
+    const file = path.join(stack.dirOf('info-office'), 'exports', 'residents.ndjson');
     await createSink(name, topic, 'exports/residents.ndjson');
 
     const first = spawnWorker(stack.env, stack.prefix);
@@ -132,7 +132,7 @@ describe('the file-sink connector', () => {
     } finally {
       await worker.close();
     }
-    expect(readLines(path.join(stack.fileRoot, 'tolerant.ndjson')).map((l) => l.key)).toEqual(['a', 'c']);
+    expect(readLines(path.join(stack.dirOf('info-office'), 'tolerant.ndjson')).map((l) => l.key)).toEqual(['a', 'c']);
     const [dead] = await readTopicFrom(stack.kafka, dlq, [], (got) => got.length >= 1);
     expect(dead!.headers).toMatchObject({
       'govx-connector': name,
@@ -167,7 +167,7 @@ describe('the file-sink connector', () => {
     } finally {
       await worker.close();
     }
-    expect(readLines(path.join(stack.fileRoot, 'strict.ndjson')).map((l) => l.key)).toEqual(['a']);
+    expect(readLines(path.join(stack.dirOf('info-office'), 'strict.ndjson')).map((l) => l.key)).toEqual(['a']);
     const admin = stack.kafka.admin();
     await admin.connect();
     const [committed] = await admin.fetchOffsets({ groupId: `govx-connect-${name}`, topics: [topic] });

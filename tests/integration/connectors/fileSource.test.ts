@@ -36,7 +36,7 @@ function unique(count: number, seed: number): SampleRecord[] {
 }
 
 async function createSource(name: string, dir: string, extra: Record<string, string>): Promise<void> {
-  fs.mkdirSync(path.join(stack.fileRoot, dir), { recursive: true });
+  fs.mkdirSync(path.join(stack.dirOf('psb'), dir), { recursive: true });
   const res = await stack.api(
     'POST',
     '/v1/connectors',
@@ -56,7 +56,7 @@ describe('the file-source connector', () => {
   it('publishes each NDJSON file of the directory once, dead-letters a line that is not JSON, and picks up new files', async () => {
     const [topicMark, dlqMark] = await Promise.all([topicEnd(stack.kafka, TOPIC), topicEnd(stack.kafka, DLQ)]);
     const name = `${stack.prefix}ndjson`;
-    const dir = path.join(stack.fileRoot, 'psb-ndjson');
+    const dir = path.join(stack.dirOf('psb'), 'psb-ndjson');
     const [a, b, c] = [unique(5, 11), unique(3, 12), unique(2, 13)];
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'a.ndjson'), ndjson(a));
@@ -101,8 +101,8 @@ describe('the file-source connector', () => {
     const columns = Object.keys(records[0]!);
     const cell = (v: unknown) => (v === null || v === undefined ? '' : `"${String(v).replace(/"/g, '""')}"`);
     const csv = `${columns.join(',')}\r\n${records.map((r) => columns.map((c) => cell(r[c])).join(',')).join('\r\n')}\r\n`;
-    fs.mkdirSync(path.join(stack.fileRoot, 'psb-csv'));
-    fs.writeFileSync(path.join(stack.fileRoot, 'psb-csv', 'residents-2025-06.csv'), `\uFEFF${csv}`);
+    fs.mkdirSync(path.join(stack.dirOf('psb'), 'psb-csv'));
+    fs.writeFileSync(path.join(stack.dirOf('psb'), 'psb-csv', 'residents-2025-06.csv'), `\uFEFF${csv}`);
     await createSource(name, 'psb-csv', { format: 'csv' });
     const worker = await stack.startWorker();
     try {
@@ -120,8 +120,8 @@ describe('the file-source connector', () => {
     const mark = await topicEnd(stack.kafka, TOPIC);
     const name = `${stack.prefix}resume`;
     const records = unique(1000, 31);
-    fs.mkdirSync(path.join(stack.fileRoot, 'psb-big'));
-    fs.writeFileSync(path.join(stack.fileRoot, 'psb-big', 'big.ndjson'), ndjson(records));
+    fs.mkdirSync(path.join(stack.dirOf('psb'), 'psb-big'));
+    fs.writeFileSync(path.join(stack.dirOf('psb'), 'psb-big', 'big.ndjson'), ndjson(records));
     await createSource(name, 'psb-big', { format: 'ndjson', 'batch.max.rows': '10' });
     const first = await stack.startWorker();
     let atStop: any;

@@ -69,7 +69,7 @@ describe('a running sink fed a hostile value', () => {
       await producer.disconnect();
       await worker.close();
     }
-    const written = fs.readFileSync(path.join(stack.fileRoot, 'hostile.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const written = fs.readFileSync(path.join(stack.dirOf('info-office'), 'hostile.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
     expect(written.map((l) => l.key)).toEqual(['before', 'after', 'later']);
     const [dead] = await readTopicFrom(stack.kafka, dlq, [], (got) => got.length >= 1);
     expect(dead!.headers).toMatchObject({ 'govx-connector': name, 'govx-topic': topic, 'govx-offset': '1', 'govx-error-class': 'undecodable:avro-decode' });

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EndpointRefused, HttpSinkWriter, isInternalAddress, signature } from '../../../connectors/httpSink/httpSink';
+import { EndpointRefused, HttpSinkWriter, signature } from '../../../connectors/httpSink/httpSink';
+import { noTargets, resolveAllowed } from '../../../connectors/targets';
+import { isInternalAddress } from '../../../lib/netAddress';
 import type { SinkRecord } from '../../../connectors/runtime/sinkTask';
 
 interface Received {
@@ -35,8 +37,10 @@ const records: SinkRecord[] = [0, 1].map((i) => ({
   value: { name: `张*${i}` }, headers: { 'govx-subscription': 'sub-x' },
 }));
 
+/** A department allowed loopback webhooks on 127.0.0.1 (and names that resolve there), private ones only with `allowPrivate`. */
 function writer(allowPrivate: boolean, target = url): HttpSinkWriter {
-  return new HttpSinkWriter({ connector: 'hook', url: target, hmacSecret: 's3cret', timeoutMs: 2000, allowPrivate });
+  const targets = { ...noTargets('tax'), webhooks: { hosts: ['127.0.0.1/32', '169.254.0.0/16', 'localhost'], allowPrivate } };
+  return new HttpSinkWriter({ connector: 'hook', url: target, hmacSecret: 's3cret', timeoutMs: 2000, checkTarget: (host) => resolveAllowed('webhook', targets, host, 'config.http.url') });
 }
 
 describe('the HTTP webhook sink writer', () => {
@@ -70,8 +74,12 @@ describe('the HTTP webhook sink writer', () => {
   it('refuses loopback, link-local and private endpoints unless allowed, also by name at connect time', async () => {
     await expect(writer(false).open()).rejects.toBeInstanceOf(EndpointRefused);
     await expect(writer(false, 'http://169.254.169.254/latest').open()).rejects.toBeInstanceOf(EndpointRefused);
-    const byName = writer(false, url.replace('127.0.0.1', 'localhost'));
+    // allowed when the writer opened, refused at the next connection: the check runs at every connection
+    let allowPrivate = true;
+    const targets = () => ({ ...noTargets('tax'), webhooks: { hosts: ['localhost'], allowPrivate } });
+    const byName = new HttpSinkWriter({ connector: 'hook', url: url.replace('127.0.0.1', 'localhost'), hmacSecret: null, timeoutMs: 2000, checkTarget: (host) => resolveAllowed('webhook', targets(), host, 'config.http.url') });
     await byName.open();
+    allowPrivate = false;
     const before = received.length;
     await expect(byName.write(records)).rejects.toBeInstanceOf(EndpointRefused);
     await byName.close();

@@ -5,6 +5,8 @@ import { registerSchema } from '../../../catalog/registry/store';
 import { createPool, type Pool } from '../../../lib/db';
 import { PostgresSinkWriter, type PostgresSinkOptions } from '../../../connectors/postgresSink/postgresSink';
 import type { SinkRecord } from '../../../connectors/runtime/sinkTask';
+import { TargetGuard } from '../../../connectors/targets';
+import { allowConnectorTargetsInDb, localDatabase } from '../../support/connectorTargets';
 
 let govx: Pool;
 let targetUrl: string;
@@ -35,6 +37,7 @@ beforeAll(async () => {
   await admin.end();
   targetUrl = new URL(`/${dbName}`, process.env.DATABASE_URL!).toString();
   target = new pg.Pool({ connectionString: targetUrl, max: 2 });
+  await allowConnectorTargetsInDb(govx, 'planning', localDatabase(targetUrl));
 });
 afterAll(async () => {
   await target?.end();
@@ -57,7 +60,7 @@ const building = (id: string, floors: number, x = 116.3) => ({ feature_id: id, n
 
 function writer(overrides: Partial<PostgresSinkOptions> = {}): PostgresSinkWriter {
   return new PostgresSinkWriter(
-    { connector: 'pg-sink-test', connectionUrl: targetUrl, tableNameFormat: 'planning_buildings', subscription: 'sub-test', insertMode: 'upsert', autoCreate: true, autoEvolve: true, deleteEnabled: true, ...overrides },
+    { connector: 'pg-sink-test', guard: new TargetGuard(govx), department: 'planning', connectionUrl: targetUrl, tableNameFormat: 'planning_buildings', subscription: 'sub-test', insertMode: 'upsert', autoCreate: true, autoEvolve: true, deleteEnabled: true, ...overrides },
     new SchemaCache(govx),
   );
 }

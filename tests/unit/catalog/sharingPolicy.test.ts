@@ -1,8 +1,22 @@
 import avro from 'avsc';
+import crypto from 'node:crypto';
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CatalogField } from '../../../catalog/datasets';
-import { Masker, deriveShareSchema, isSensitive, partialMask, planFields, policyDelivery, schemaChangeNeedsApproval } from '../../../catalog/sharingPolicy';
+import {
+  Masker,
+  deriveShareSchema,
+  isSensitive,
+  partialMask,
+  planFields,
+  policyDelivery,
+  rebuildableIdentifiers,
+  safePartialKeep,
+  schemaChangeNeedsApproval,
+} from '../../../catalog/sharingPolicy';
+import { Keyring } from '../../../lib/keyring';
+import { generateSample } from '../../../schemas/samples';
 
 const field = (name: string, sensitivity: 1 | 2 | 3 | 4, masking: CatalogField['masking'] = 'none'): CatalogField => ({
   name, type: 'string', description: '', sensitivity, masking, required: true,
@@ -31,23 +45,85 @@ describe('the sharing policy', () => {
   });
 });
 
+describe('masks judged on what a consumer receives as a whole', () => {
+  const residents = {
+    fields: [field('id_number', 4, 'partial'), field('name', 3, 'partial'), field('gender', 2), field('birth_date', 2), field('household_district', 1)],
+  };
+  const ids = { id_number: 'cn-id-number' } as const;
+
+  it("keeps only the ID number's region when the consumer may receive the birth date", () => {
+    const plan = planFields(residents, ['id_number'], 2, {}, ids);
+    expect(plan.granted).toEqual([{ name: 'id_number', delivery: 'partial', partial: { identifier: 'cn-id-number', keep: ['region'] } }]);
+    const masked = new Masker({ derive: () => Buffer.alloc(32) }, 'd').apply(plan.granted[0]!, '110105194912310021');
+    expect(masked).toBe('110105************');
+  });
+
+  it('keeps the sequence and check of an ID number only when nothing the consumer may receive gives the birth date', () => {
+    expect(planFields(residents, ['id_number'], 1, {}, ids).granted[0]!.partial!.keep).toEqual(['region', 'sequence', 'check']);
+    expect(safePartialKeep('cn-id-number', new Set())).toEqual(['region', 'sequence', 'check']);
+    // the birth date given away elsewhere: the sequence must stay hidden, and its check with it (1000 / 11 candidates is too few)
+    expect(safePartialKeep('cn-id-number', new Set(['birth']))).toEqual(['region']);
+  });
+
+  it('keeps the authority, type and division of a credit code, never its organization code', () => {
+    expect(safePartialKeep('cn-uscc', new Set(['division', 'authority', 'type']))).toEqual(['authority', 'type', 'division', 'check']);
+    expect(safePartialKeep('cn-uscc', new Set(['organization']))).toEqual([]);
+  });
+
+  it('refuses a combination of fields that rebuilds an identifier the consumer may not see in clear', () => {
+    const entities = {
+      fields: [field('uscc', 3, 'partial'), field('organization_code', 1), field('district', 1), field('entity_type', 1), field('name', 1)],
+    };
+    const usccs = { uscc: 'cn-uscc' } as const;
+    const granted = planFields(entities, ['uscc', 'organization_code', 'district'], 2, {}, usccs).granted;
+    expect(rebuildableIdentifiers(entities, usccs, 2, granted)).toEqual([
+      { field: 'uscc', identifier: 'cn-uscc', from: ['uscc', 'organization_code', 'district'] },
+    ]);
+    // the organization code alone (with the division and type) rebuilds it, even without the masked field
+    expect(rebuildableIdentifiers(entities, usccs, 2, planFields(entities, ['organization_code', 'entity_type'], 2).granted)).toHaveLength(1);
+    expect(rebuildableIdentifiers(entities, usccs, 2, planFields(entities, ['uscc', 'district', 'entity_type', 'name'], 2, {}, usccs).granted)).toEqual([]);
+    // cleared for it in clear: nothing is beyond the grant
+    expect(rebuildableIdentifiers(entities, usccs, 3, planFields(entities, ['organization_code', 'district'], 3).granted)).toEqual([]);
+    const idOk = planFields(residents, ['id_number', 'birth_date', 'gender', 'household_district'], 2, {}, ids).granted;
+    expect(rebuildableIdentifiers(residents, ids, 2, idOk)).toEqual([]);
+  });
+});
+
 describe('masks', () => {
   it('keeps just enough of a value to recognise it, preserving its length', () => {
     expect(partialMask('张三明')).toBe('张*明');
     expect(partialMask('李四')).toBe('李*');
-    expect(partialMask('110105194912310021')).toBe('110105********0021');
+    // shaped like an ID number or a credit code in a field not marked as one: only the region stays
+    expect(partialMask('110105194912310021')).toBe('110105************');
+    const uscc = generateSample('legal-entity.registry', 1, 7)[0]!.uscc as string;
+    expect(partialMask(uscc)).toBe(`${uscc.slice(0, 8)}${'*'.repeat(10)}`);
     expect(partialMask('13812345678')).toBe('138****5678');
     expect(partialMask('北京市海淀区中关村大街27号')).toBe('北京市海淀*********');
   });
 
-  it('hashes stably within a dataset, differently across datasets, and not without the key', () => {
-    const key = Buffer.alloc(32, 7);
-    const a = new Masker(key, 'population.residents');
-    expect(a.hash('110105194912310021')).toBe(new Masker(key, 'population.residents').hash('110105194912310021'));
-    expect(a.hash('110105194912310021')).not.toBe(new Masker(key, 'legal-entity.registry').hash('110105194912310021'));
-    expect(a.hash('110105194912310021')).not.toBe(new Masker(Buffer.alloc(32, 8), 'population.residents').hash('110105194912310021'));
-    expect(a.apply('hash', null)).toBeNull();
-    expect(a.apply('partial', 12)).toMatch(/^[0-9a-f]{32}$/);
+  const keyring = (byte: number) => ({ derive: (purpose: string) => crypto.createHmac('sha256', Buffer.alloc(32, byte)).update(purpose).digest() });
+
+  it('hashes stably within a dataset and field, apart across fields and datasets, and not without the key', () => {
+    const a = new Masker(keyring(7), 'population.residents');
+    const id = '110105194912310021';
+    expect(a.hash('id_number', id)).toBe(new Masker(keyring(7), 'population.residents').hash('id_number', id));
+    // equal values in two fields cannot be joined
+    expect(a.hash('id_number', id)).not.toBe(a.hash('guardian_id_number', id));
+    expect(a.hash('id_number', id)).not.toBe(new Masker(keyring(7), 'legal-entity.registry').hash('id_number', id));
+    expect(a.hash('id_number', id)).not.toBe(new Masker(keyring(8), 'population.residents').hash('id_number', id));
+    expect(a.apply({ name: 'x', delivery: 'hash' }, null)).toBeNull();
+    expect(a.apply({ name: 'x', delivery: 'partial' }, 12)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('derives each field key from the master key outside the database, the same after a restart', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'govx-mask-'));
+    try {
+      const first = new Masker(Keyring.open({ keysDir: dir }), 'population.residents').hash('id_number', '110105194912310021');
+      const restarted = new Masker(Keyring.open({ keysDir: dir }), 'population.residents').hash('id_number', '110105194912310021');
+      expect(restarted).toBe(first);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

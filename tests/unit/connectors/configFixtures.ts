@@ -2,7 +2,7 @@ import { validateConnectorConfig } from '../../../connectors/plugins';
 
 /** What the connector config unit tests share: a validation context and a complete postgres-source config. */
 
-export const ctx = { fileRoot: '/srv/govx/connect', govxDatabaseUrl: 'postgres://postgres@127.0.0.1:5432/govx' };
+export const ctx = { fileRoot: '/srv/govx/connect/psb' };
 
 export const source = (extra: Record<string, string> = {}) => ({
   'connector.class': 'postgres-source',

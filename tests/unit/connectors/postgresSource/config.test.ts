@@ -23,8 +23,25 @@ describe('connector config validation', () => {
     expect(problemsOf('x', { ...noIncrementing, mode: 'timestamp' })).toEqual([]);
   });
 
-  it("refuses a source reading govx's own database", () => {
-    const p = problemsOf('x', source({ 'connection.url': 'jdbc:postgresql://localhost/govx' }));
-    expect(p).toEqual([{ key: 'connection.url', message: "config.connection.url must not point at govx's own database" }]);
+  it('refuses connection parameters that change the target or the session, unix sockets and host lists', () => {
+    for (const url of [
+      'postgresql://10.1.2.3/hukou?host=127.0.0.1',
+      'postgresql://10.1.2.3/hukou?hostaddr=127.0.0.1',
+      'postgresql://10.1.2.3/hukou?port=5433',
+      'postgresql://10.1.2.3/hukou?dbname=govx',
+      'postgresql://10.1.2.3/hukou?service=govx',
+      'postgresql://10.1.2.3/hukou?options=-c%20search_path%3Dpublic',
+      'postgresql://10.1.2.3/hukou?passfile=/root/.pgpass',
+      'postgresql://10.1.2.3/hukou?sslrootcert=/etc/passwd',
+      'postgresql://10.1.2.3/hukou?host=/var/run/postgresql',
+      'postgresql:///hukou',
+      'postgresql://%2Fvar%2Frun%2Fpostgresql/hukou',
+      'postgresql://a.example,b.example/hukou',
+      'postgresql://10.1.2.3:5432/',
+      'mysql://10.1.2.3/hukou',
+    ]) {
+      expect([url, problemsOf('x', source({ 'connection.url': url })).map((p) => p.key)]).toEqual([url, ['connection.url']]);
+    }
+    expect(problemsOf('x', source({ 'connection.url': 'postgresql://u@10.1.2.3/hukou?sslmode=require&connect_timeout=3' }))).toEqual([]);
   });
 });
