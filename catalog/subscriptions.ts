@@ -55,6 +55,8 @@ export interface Subscription {
   backfillDone: boolean;
   createdAt: string;
   updatedAt: string;
+  /** the decision version: every transition increments it (compare-and-set); receipts name it as the grant version */
+  version: number;
 }
 
 export const shareTopic = (subscriptionId: string): string => `govx.share.${subscriptionId}`;
@@ -122,6 +124,7 @@ interface Row {
   backfill_done: boolean;
   created_at: Date;
   updated_at: Date;
+  version: number;
 }
 
 function fromRow(r: Row): Subscription {
@@ -149,6 +152,7 @@ function fromRow(r: Row): Subscription {
     backfillDone: r.backfill_done,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
+    version: r.version,
   };
 }
 
