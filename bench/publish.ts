@@ -65,6 +65,8 @@ export interface PublishBenchOptions {
   javaMinRecords?: number;
   /** gateway processes behind the port (`govx serve --workers N`) for the govx arms */
   gatewayWorkers?: number;
+  /** also run a gateway of 2 worker processes (`govx serve --workers 2`): scale-out, same run */
+  scaleOut?: boolean;
   /** measure the per-key limit statement on its own */
   keyCheck?: boolean;
   /** every accepted record read back (exactly once), not only counted */
@@ -83,6 +85,7 @@ function envOptions(): PublishBenchOptions {
     plaintext: process.env.BENCH_PLAINTEXT !== '0',
     java: process.env.BENCH_JAVA !== '0',
     gatewayWorkers: n('BENCH_GATEWAY_WORKERS'),
+    scaleOut: process.env.BENCH_SCALE_OUT !== '0',
   };
 }
 
@@ -397,7 +400,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
       },
     };
   };
-  const govxCommand = (seed: boolean) => [projectPath('bin', 'govx.js'), 'serve', ...(seed ? ['--seed'] : []), ...(workers > 1 ? ['--workers', String(workers)] : [])];
+  const govxCommand = (seed: boolean, n = workers) => [projectPath('bin', 'govx.js'), 'serve', ...(seed ? ['--seed'] : []), ...(n > 1 ? ['--workers', String(n)] : [])];
 
   const kafka = createKafka(config, createLogger('silent', 'govx-bench'), 'bench');
   const brokerPid = securedBrokerPid();
@@ -406,6 +409,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
   let gwLimits: Gateway | undefined;
   let gwNoLimits: Gateway | undefined;
   let gwPlain: Gateway | undefined;
+  let gwTwo: Gateway | undefined;
   let plain: PlainBroker | undefined;
   const pools: Pool[] = [];
   const dataset = `bench.residents-${suffix}`;
@@ -418,6 +422,10 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
     gwLimits = await startGateway(govxCommand(true), a.env, a.port, a.metricsPort);
     const b = await gatewayEnv(databases[0]!, false);
     gwNoLimits = await startGateway(govxCommand(false), b.env, b.port, b.metricsPort);
+    if (o.scaleOut) {
+      const d = await gatewayEnv(databases[0]!, true);
+      gwTwo = await startGateway(govxCommand(false, 2), d.env, d.port, d.metricsPort);
+    }
     if (o.plaintext) {
       log('starting a throw-away PLAINTEXT broker on loopback and a gateway on it (the TLS + ACL cost arms)');
       plain = await startPlainBroker();
@@ -439,6 +447,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
       return { pool, publisherKey, latest };
     };
     const secured = await prepareGateway(gwLimits, true);
+    const scaleArms: Arm[] = [];
     const noLimitsKey = (await createApiKey(secured.pool, { department: 'psb', role: 'publisher' })).key;
     const plainPrep = gwPlain ? await prepareGateway(gwPlain, true) : undefined;
 
@@ -542,6 +551,12 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
     const govx = govxArm('govx HTTP', gwLimits, secured.publisherKey, securedPid, `POST /v1/datasets/{id}/records, ${clients} clients × ${BATCH} records as JSON, per-key limit on${workers > 1 ? `, ${workers} gateway workers` : ''}`, 'secured');
     const govxNoLimits = govxArm('govx HTTP, per-key limit off', gwNoLimits, noLimitsKey, securedPid, 'the same, on a second gateway with GOVX_RATE_LIMIT_KEY_REQUESTS_PER_SEC=0', 'secured');
 
+    if (gwTwo) {
+      const twoKey = (await createApiKey(secured.pool, { department: 'psb', role: 'publisher' })).key;
+      const two = govxArm('govx HTTP, 2 gateway processes', gwTwo, twoKey, securedPid, 'the same, on `govx serve --workers 2` (node:cluster, one port); CPU of both workers and the primary', 'secured');
+      await two.run(warmupMs);
+      scaleArms.push(two);
+    }
     log(`warming up (${warmupMs} ms per arm) and picking the raw arm and the Java producer settings`);
     await govx.run(warmupMs);
     await govxNoLimits.run(warmupMs);
@@ -551,7 +566,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
       const r = await arm.run(warmupMs);
       if (r.recordsPerSec > bestWarmRate) [bestWarm, bestWarmRate] = [arm, r.recordsPerSec];
     }
-    const arms: Arm[] = [govx, govxNoLimits, ...rawCandidates];
+    const arms: Arm[] = [govx, govxNoLimits, ...scaleArms, ...rawCandidates];
     if (o.java && o.javaTune !== false) {
       const tried: Array<{ batchSize: number; lingerMs: number; recordsPerSec: number }> = [];
       for (const [batchSize, lingerMs] of [[16384, 5], [131072, 10], [524288, 20]] as const) {
@@ -621,7 +636,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
     const keyCheck = o.keyCheck === false ? undefined : await measureKeyCheck(secured.pool, secured.publisherKey);
     log('correctness: every accepted record in Kafka exactly once');
     const correctness = [
-      await verifyExactlyOnce(kafka, `govx.dataset.${dataset}`, (accepted.get(gwLimits) ?? 0) + (accepted.get(gwNoLimits) ?? 0), o.readBack ?? false),
+      await verifyExactlyOnce(kafka, `govx.dataset.${dataset}`, (accepted.get(gwLimits) ?? 0) + (accepted.get(gwNoLimits) ?? 0) + (gwTwo ? (accepted.get(gwTwo) ?? 0) : 0), o.readBack ?? false),
     ];
     if (plain && gwPlain) correctness.push(await verifyExactlyOnce(plain.kafka, `govx.dataset.${dataset}`, accepted.get(gwPlain) ?? 0, o.readBack ?? false));
     for (const c of correctness) {
@@ -653,6 +668,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
         govxOverJava: ratio(govxS, javaS),
         bestRawOverJava: ratio(bestRaw, javaS),
         perKeyLimitOnOverOff: ratio(govxS, byName('govx HTTP, per-key limit off')),
+        scaleOut_twoProcessesOverOne: ratio(byName('govx HTTP, 2 gateway processes'), govxS),
         tlsAclCost_govx_securedOverPlaintext: ratio(govxS, byName('govx HTTP (PLAINTEXT broker)')),
         tlsAclCost_raw_securedOverPlaintext: ratio(secRawSame, plainRaw),
         tlsAclCost_java_securedOverPlaintext: ratio(javaS, byName('Java producer (PLAINTEXT)')),
@@ -687,6 +703,7 @@ export async function runPublishBench(opts: PublishBenchOptions = {}): Promise<P
     await stopGateway(gwLimits);
     await stopGateway(gwNoLimits);
     await stopGateway(gwPlain);
+    await stopGateway(gwTwo);
     await plain?.stop();
     const server = new pg.Client({ connectionString: dbUrl('postgres') });
     await server.connect().catch(() => undefined);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { applyCatalog, exportCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
 import { roles } from '../catalog/keys';
 import { issueKey, type KeyManager, listKeys, revokeKey, rotateKey } from '../catalog/keyService';
@@ -18,6 +18,7 @@ import { Keyring } from '../lib/keyring';
 import { auditCommand } from './audit';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { publishFile } from './publish';
+import { isServeWorker, servePrimary } from './serveWorkers';
 import { kafkaCredentialsCommand } from './kafkaCredentials';
 import { writeSharingReport, type ReportFormat } from './report';
 
@@ -40,10 +41,16 @@ const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-async function serve(opts: { services: boolean; seed: boolean }): Promise<void> {
+async function serve(opts: { services: boolean; seed: boolean; workers?: number }): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'govx', config.logFormat);
-  if (opts.services) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
+  if (opts.services && !isServeWorker()) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
+  if ((opts.workers ?? 1) > 1 && !isServeWorker()) {
+    const { port } = await servePrimary(config, log, { workers: opts.workers!, seed: opts.seed });
+    out(`govx gateway on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port} with ${opts.workers} worker processes (Ctrl-C to stop)`);
+    return;
+  }
+  if (isServeWorker()) opts = { ...opts, seed: false };
   const shutdown = new ShutdownSequence(log, config.shutdownTimeoutMs);
   // a signal while starting stops what has started so far
   exitAfterShutdown(shutdown, log);
@@ -53,6 +60,12 @@ async function serve(opts: { services: boolean; seed: boolean }): Promise<void> 
     shutdown.add('connect worker', () => worker.close());
   }
   out(`govx gateway on ${gateway.url}${config.connectWorker ? ' with a connect worker' : ''} (Ctrl-C to stop)`);
+}
+
+function parseWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('--workers takes a whole number from 1 to 64');
+  return n;
 }
 
 export function buildProgram(): Command {
@@ -67,7 +80,8 @@ export function buildProgram(): Command {
     .command('serve')
     .description('serve the gateway against already running services (migrates; --seed applies the seed catalog)')
     .option('--seed', 'apply the seed catalog first', false)
-    .action((o: { seed: boolean }) => serve({ services: false, seed: o.seed }));
+    .option('--workers <n>', 'gateway processes sharing the port (node:cluster; the gateway is stateless)', parseWorkers, 1)
+    .action((o: { seed: boolean; workers: number }) => serve({ services: false, seed: o.seed, workers: o.workers }));
 
   program
     .command('connect')

@@ -64,7 +64,7 @@ it('signs a consumer in through the OpenID provider and shows who they are, in C
   consumer = await signInWithSso('li.consumer');
   await shows(consumer.getByTestId('whoami'), '李用户 · 市民政局 · 使用方');
   await shows(consumer.getByRole('heading'), '我的订阅');
-  expect(await consumer.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
+  expect(await consumer.evaluate('document.documentElement.lang')).toBe('zh-CN');
 }, 120_000);
 
 it('lets the consumer choose fields and see the masked preview before requesting', async () => {
@@ -75,7 +75,7 @@ it('lets the consumer choose fields and see the masked preview before requesting
   await shows(preview.locator('[data-field="birth_date"][data-delivery="clear"]'), '明文');
   const idNumbers = await preview.locator('[data-preview-field="id_number"]').allTextContents();
   expect(idNumbers).toHaveLength(3);
-  for (const v of idNumbers) expect(v).toMatch(/^\d{6}\*{8}[\dX]{4}$/);
+  for (const v of idNumbers) expect(v).toMatch(/^\d{6}\*{8}[*\dX]{4}$/);
   for (const v of await preview.locator('[data-preview-field="name"]').allTextContents()) expect(v).toContain('*');
   // the derived schema holds exactly the chosen fields
   expect(await preview.locator('thead th').allTextContents()).toEqual(['id_number', 'name', 'birth_date']);

@@ -17,7 +17,7 @@ describe('benchmarks (smoke run, small record counts)', () => {
     ensureBuilt();
     const r = await runPublishBench({
       clients: 2, rounds: 1, roundMs: 400, warmupMs: 200, latencyMs: 0, plaintext: false, java: true, javaTune: false, javaMinRecords: 2000,
-      keyCheck: false, readBack: true, quiet: true,
+      keyCheck: false, readBack: true, quiet: true, scaleOut: false,
     });
     const names = r.arms.map((a) => a.name);
     expect(names).toEqual(expect.arrayContaining(['govx HTTP', 'govx HTTP, per-key limit off', 'raw kafkajs 1×1000', 'raw kafkajs 4×1000', 'Java producer']));

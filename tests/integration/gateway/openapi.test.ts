@@ -19,10 +19,12 @@ afterAll(async () => {
 /** Every method + path the express app routes, in OpenAPI's `{param}` form. */
 function routesOf(router: unknown): string[] {
   const out: string[] = [];
-  const stackOf = (r: unknown) => ((r as { stack?: unknown[] })?.stack ?? []) as Array<{ route?: { path: string; methods: Record<string, boolean> }; handle?: unknown }>;
+  const stackOf = (r: unknown) => ((r as { stack?: unknown[] })?.stack ?? []) as Array<{ route?: { path: string | RegExp; methods: Record<string, boolean> }; handle?: unknown }>;
   const walk = (r: unknown) => {
     for (const layer of stackOf(r)) {
       if (layer.route) {
+        // the console's pages (its static build and the single-page fallback) are not part of the API
+        if (typeof layer.route.path !== 'string' || layer.route.path === '/console' || layer.route.path.startsWith('/console/')) continue;
         for (const m of Object.keys(layer.route.methods)) out.push(`${m.toUpperCase()} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
       } else if (stackOf(layer.handle).length) walk(layer.handle);
     }
