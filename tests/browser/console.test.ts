@@ -122,6 +122,19 @@ it("lets the steward revoke it, and the consumer's page shows the revocation", a
   expect((await httpJson(`${stack.url}/v1/subscriptions/${subscriptionId}`, { key: await stack.key('psb', 'steward') })).body.status).toBe('revoked');
 }, 120_000);
 
+it("lets the steward issue and rotate the department's Kafka credentials, showing each password once", async () => {
+  await steward.goto(`${stack.url}/console/keys`);
+  await steward.getByRole('button', { name: '签发' }).click();
+  const first = (await steward.getByTestId('kafka-password').textContent())!;
+  expect(first.length).toBeGreaterThanOrEqual(20);
+  await shows(steward.locator('.ant-descriptions'), 'dept.psb');
+  await steward.getByRole('button', { name: '轮换密码' }).click();
+  await steward.getByTestId('kafka-password').filter({ hasNotText: first }).waitFor();
+  await steward.reload();
+  await shows(steward.locator('.ant-descriptions'), 'dept.psb');
+  expect(await steward.getByTestId('kafka-password').count()).toBe(0);
+}, 120_000);
+
 it('keeps an admin\'s edit when another edit lands first, shows both, and merges them', async () => {
   const adminKey = await stack.key('info-office', 'admin');
   const admin = await signInWithKey(adminKey, '/console/catalog/legal-entity.registry/edit');

@@ -282,6 +282,25 @@ describe('revocation', () => {
   });
 });
 
+describe('expiry', () => {
+  it('withdraws the grant at the broker as soon as govx expires the subscription', async () => {
+    const expiring = await subscribe(keys.caConsumer);
+    const topic = `govx.share.${expiring}`;
+    const acls = kafkajsAclAdmin(stack.kafka);
+    const grant: AclBinding = { resourceType: 'topic', resourceName: topic, patternType: 'literal', principal: `User:dept.${CA}`, host: '*', operation: 'read', permission: 'allow' };
+    try {
+      expect((await acls.list(grant.principal)).map(aclKey)).toContain(aclKey(grant));
+      // the approval ran out a moment ago; the distributor's next refresh expires it
+      await stack.pool.query("UPDATE subscriptions SET expires_at = now() - interval '1 second' WHERE id = $1", [expiring]);
+      await until('the subscription expired', async () => (await stack.pool.query("SELECT 1 FROM subscriptions WHERE id = $1 AND status = 'expired'", [expiring])).rowCount);
+      await until('the grant withdrawn', async () => !(await acls.list(grant.principal)).map(aclKey).includes(aclKey(grant)));
+      expect(await readAttempt(asDepartment(CA), topic, `dept.${CA}.expired-${unique()}`)).toBe('TOPIC_AUTHORIZATION_FAILED');
+    } finally {
+      await acls.close();
+    }
+  });
+});
+
 describe('ACL drift', () => {
   it('is repaired by reconciliation at gateway start-up and periodically, each repair audited', async () => {
     const acls = kafkajsAclAdmin(stack.kafka);

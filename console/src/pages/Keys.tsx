@@ -1,6 +1,6 @@
-import { Alert, Button, Card, Form, Input, Modal, Select, Space, Table, Typography } from 'antd';
+import { Alert, Button, Card, Descriptions, Form, Input, Modal, Select, Space, Table, Typography } from 'antd';
 import { useState } from 'react';
-import { get, type Me, post } from '../api';
+import { ApiError, call, get, type Me, post } from '../api';
 import { ErrorBox, useLoad } from '../common';
 import { formatTime, labels, useLabel, useLang, useT } from '../i18n';
 import { useDepartments } from './Catalog';
@@ -67,6 +67,7 @@ export function KeysPage({ me }: { me: Me }) {
           { title: '', render: (_, k) => (!k.revokedAt && k.id !== me.actor ? <Button danger size="small" onClick={() => void revoke(k)}>{t('吊销', 'Revoke')}</Button> : null) },
         ]}
       />
+      <KafkaCredentialsPanel me={me} />
       <Modal open={creating} title={t('新建 API 密钥', 'New API key')} footer={null} onCancel={() => setCreating(false)} destroyOnClose>
         <Form layout="vertical" onFinish={(v) => void create(v as never)} initialValues={{ department: me.department.id, role: 'consumer' }}>
           <Form.Item name="department" label={t('部门', 'Department')} rules={[{ required: true }]}>
@@ -77,6 +78,74 @@ export function KeysPage({ me }: { me: Me }) {
           <Space><Button type="primary" htmlType="submit">{t('创建', 'Create')}</Button></Space>
         </Form>
       </Modal>
+    </Card>
+  );
+}
+
+interface KafkaCredentials {
+  department: string;
+  username: string;
+  principal: string;
+  mechanism: string;
+  securityProtocol: string;
+  bootstrapServers: string[];
+  groupPrefix: string;
+  status: 'active' | 'revoked';
+  createdAt: string;
+  rotatedAt: string | null;
+  revokedAt: string | null;
+  password?: string;
+}
+
+/** The department's Kafka principal (one per department): issue, rotate, revoke; the password is shown once. */
+function KafkaCredentialsPanel({ me }: { me: Me }) {
+  const t = useT();
+  const lang = useLang();
+  const departments = useDepartments();
+  const [department, setDepartment] = useState(me.department.id);
+  const current = useLoad(
+    () => get<KafkaCredentials>(`/v1/departments/${department}/kafka-credentials`).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e))),
+    [department],
+  );
+  const [issued, setIssued] = useState<KafkaCredentials | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const act = async (method: string, suffix = ''): Promise<void> => {
+    try {
+      setError(null);
+      const res = await call<KafkaCredentials>(method, `/v1/departments/${department}/kafka-credentials${suffix}`, method === 'DELETE' ? undefined : {});
+      setIssued(res.body.password ? res.body : null);
+      current.reload();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const c = current.data;
+  return (
+    <Card type="inner" style={{ marginTop: 24 }} title={t('Kafka 凭据（按部门）', 'Kafka credentials (one per department)')}
+      extra={me.role === 'admin' && <Select aria-label={t('部门', 'Department')} value={department} onChange={setDepartment} style={{ width: 220 }} options={(departments.data ?? []).map((d) => ({ value: d.id, label: lang === 'zh' ? d.nameZh : d.nameEn }))} />}>
+      <ErrorBox error={error ?? current.error} onClose={() => setError(null)} />
+      {issued?.password && (
+        <Alert type="success" showIcon closable onClose={() => setIssued(null)} style={{ marginBottom: 16 }}
+          message={t('密码只显示这一次，请立即保存：', 'The password is shown this once; keep it now:')}
+          description={<Typography.Text copyable code data-testid="kafka-password">{issued.password}</Typography.Text>} />
+      )}
+      {c ? (
+        <Descriptions size="small" bordered column={2}>
+          <Descriptions.Item label={t('用户名', 'User name')}><Typography.Text copyable>{c.username}</Typography.Text></Descriptions.Item>
+          <Descriptions.Item label={t('状态', 'Status')}>{c.status === 'active' ? t('有效', 'active') : t('已吊销', 'revoked')}</Descriptions.Item>
+          <Descriptions.Item label="bootstrap"><Typography.Text copyable>{c.bootstrapServers.join(',')}</Typography.Text></Descriptions.Item>
+          <Descriptions.Item label={t('机制', 'Mechanism')}>{c.securityProtocol} · {c.mechanism}</Descriptions.Item>
+          <Descriptions.Item label={t('消费组前缀', 'Group prefix')}><code>{c.groupPrefix}</code></Descriptions.Item>
+          <Descriptions.Item label={t('签发 / 轮换', 'Issued / rotated')}>{formatTime(c.createdAt, lang)} / {formatTime(c.rotatedAt, lang)}</Descriptions.Item>
+        </Descriptions>
+      ) : (
+        !current.loading && <Typography.Paragraph type="secondary">{t('尚未签发。', 'None issued yet.')}</Typography.Paragraph>
+      )}
+      <Space style={{ marginTop: 12 }}>
+        {(!c || c.status === 'revoked') && <Button type="primary" onClick={() => void act('POST')}>{t('签发', 'Issue')}</Button>}
+        {c?.status === 'active' && <Button onClick={() => void act('POST', '/rotate')}>{t('轮换密码', 'Rotate password')}</Button>}
+        {c?.status === 'active' && <Button danger onClick={() => void act('DELETE')}>{t('吊销', 'Revoke')}</Button>}
+      </Space>
     </Card>
   );
 }

@@ -84,11 +84,12 @@ function HowToConnect({ me, sub }: { me: Me; sub: Subscription }) {
     <Descriptions size="small" bordered column={1} data-testid={`connect-${sub.id}`}>
       <Descriptions.Item label="Kafka bootstrap"><Typography.Text copyable>{me.connect?.kafkaBootstrap ?? '—'}</Typography.Text></Descriptions.Item>
       <Descriptions.Item label={t('主题', 'Topic')}><Typography.Text copyable>{sub.topic}</Typography.Text></Descriptions.Item>
-      <Descriptions.Item label={t('消费组前缀', 'Consumer group prefix')}><Typography.Text copyable>{`${me.department.id}.`}</Typography.Text></Descriptions.Item>
+      <Descriptions.Item label={t('消费组前缀', 'Consumer group prefix')}><Typography.Text copyable>{`dept.${me.department.id}.`}</Typography.Text></Descriptions.Item>
+      <Descriptions.Item label={t('Kafka 身份', 'Kafka principal')}>{`SASL_SSL · SCRAM-SHA-512 · dept.${me.department.id}`} · {t('密码由本部门数据管理员在“API 密钥”页签发或轮换。', "the password is issued or rotated by your department's stewards on the API keys page.")}</Descriptions.Item>
       <Descriptions.Item label={t('模式注册中心', 'Schema registry')}><Typography.Text copyable>{`${origin}${me.connect?.registryPath ?? '/registry'}`}</Typography.Text> · {t('主题', 'subject')} <code>{sub.derivedSubject ?? '—'}</code></Descriptions.Item>
       <Descriptions.Item label={t('HTTP 拉取', 'HTTP pull')}><Typography.Text copyable>{`${origin}/v1/subscriptions/${sub.id}/records`}</Typography.Text></Descriptions.Item>
       <Descriptions.Item label="SSE"><Typography.Text copyable>{`${origin}/v1/subscriptions/${sub.id}/stream`}</Typography.Text></Descriptions.Item>
-      <Descriptions.Item label={t('凭据', 'Credentials')}>{t('使用本部门使用方角色的 API 密钥（Bearer，或注册中心 HTTP Basic：部门编号 + 密钥）。', "Your department's consumer API key (Bearer; for the registry, HTTP Basic with the department id and the key).")}</Descriptions.Item>
+      <Descriptions.Item label={t('HTTP 凭据', 'HTTP credentials')}>{t('本部门使用方角色的 API 密钥（Bearer；注册中心用 HTTP Basic：部门编号 + 密钥）。', "Your department's consumer API key (Bearer; for the registry, HTTP Basic with the department id and the key).")}</Descriptions.Item>
     </Descriptions>
   );
 }
