@@ -1,4 +1,5 @@
 import { benchConnectors } from './connectors';
+import { formatE2eTable, runE2eBench } from './e2e';
 import { loadAverage as loadavg } from './support';
 import { formatDistributeTable, runDistributeBench } from './distribute';
 import { formatPublishTable, runPublishBench } from './publish';
@@ -14,6 +15,12 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
     const result = await runPublishBench();
     print(JSON.stringify(result, null, 2));
     print(formatPublishTable(result));
+  },
+  /** p99 from a publish's 200 to the row committed by a postgres-sink, against the raw pipeline; gateway RSS under hostile input */
+  e2e: async () => {
+    const result = await runE2eBench();
+    print(JSON.stringify(result, null, 2));
+    print(formatE2eTable(result));
   },
   /** the distributor with 1, 5 and 20 live subscriptions against a raw consume-and-produce copy */
   distribute: async (args) => {

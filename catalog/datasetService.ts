@@ -174,6 +174,16 @@ export interface SchemaRegistrationResult {
  * Registers a new schema version of a dataset (compatibility enforced by the registry) and brings the
  * catalog's field list along: existing fields keep their metadata, new ones take what the caller gave.
  */
+/** The top-level field names of a schema text, or null when it is not a record (planDataset then says why). */
+function fieldNamesOf(schemaText: string): Set<string> | null {
+  try {
+    const fields = (JSON.parse(schemaText) as { fields?: Array<{ name?: unknown }> }).fields;
+    return Array.isArray(fields) ? new Set(fields.map((f) => String(f.name))) : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function registerDatasetSchema(
   pool: Pool,
   dataset: Dataset,
@@ -183,6 +193,8 @@ export async function registerDatasetSchema(
 ): Promise<SchemaRegistrationResult> {
   const schemaText = schemaTextOf(body.schema);
   const previous = await getSubjectVersion(pool, dataset.schemaSubject, 'latest');
+  // a field the new version drops leaves the catalog with it (its metadata is not carried over)
+  const kept = fieldNamesOf(schemaText);
   // planDataset reports a schema that does not parse as an InputError, so it runs before anything else parses it.
   const planned = planDataset(
     {
@@ -190,7 +202,9 @@ export async function registerDatasetSchema(
       sharing: { type: dataset.sharingType, conditions: dataset.sharingConditions ?? undefined, legalBasis: dataset.legalBasis ?? undefined },
       updateCycle: dataset.updateCycle, keyField: dataset.keyField, status: dataset.status, schema: '',
       fields: {
-        ...Object.fromEntries(dataset.fields.map((f) => [f.name, { sensitivity: f.sensitivity, masking: f.masking, description: f.description }])),
+        ...Object.fromEntries(
+          dataset.fields.filter((f) => !kept || kept.has(f.name)).map((f) => [f.name, { sensitivity: f.sensitivity, masking: f.masking, description: f.description }]),
+        ),
         ...(body.fields ?? {}),
       },
     },

@@ -53,6 +53,12 @@ export interface Subscription {
   topic: string;
   startOffsets: Record<string, string> | null;
   backfillDone: boolean;
+  /** where on the dataset topic (partition → offset) delivery stopped when it paused */
+  pausedOffsets: Record<string, string> | null;
+  /** where the current backfill starts (null: the topic's beginning) */
+  backfillFrom: Record<string, string> | null;
+  /** bumped by every transition: what a compare-and-set compares, with the status */
+  version: number;
   createdAt: string;
   updatedAt: string;
   /** the decision version: every transition increments it (compare-and-set); receipts name it as the grant version */
@@ -122,6 +128,9 @@ interface Row {
   derived_schema_id: number | null;
   start_offsets: Record<string, string> | null;
   backfill_done: boolean;
+  paused_offsets: Record<string, string> | null;
+  backfill_from: Record<string, string> | null;
+  version: number;
   created_at: Date;
   updated_at: Date;
   version: number;
@@ -150,6 +159,9 @@ function fromRow(r: Row): Subscription {
     topic: shareTopic(r.id),
     startOffsets: r.start_offsets,
     backfillDone: r.backfill_done,
+    pausedOffsets: r.paused_offsets,
+    backfillFrom: r.backfill_from,
+    version: r.version,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
     version: r.version,
@@ -369,7 +381,7 @@ export async function requestSubscription(deps: SubscriptionDeps, principal: Pri
     });
   });
   if (dataset.sharingType === 'unconditional') {
-    return activate(deps, id, { by: 'policy:unconditional', actor: actorOf(principal), requestId, fields: req.fields, tighten: {} });
+    return activate(deps, (await getSubscription(pool, id))!, { by: 'policy:unconditional', actor: actorOf(principal), requestId, fields: req.fields, tighten: {} });
   }
   return (await getSubscription(pool, id))!;
 }
@@ -386,8 +398,8 @@ export function parseDecision(body: Record<string, unknown>): Decision {
   if (body.fields !== undefined) decision.fields = fieldList(body.fields, 'fields');
   if (body.masking !== undefined) {
     const m = body.masking;
-    if (m === null || typeof m !== 'object' || Array.isArray(m) || !Object.values(m).every((v) => v === 'hash' || v === 'partial')) {
-      throw new InputError('subscription.invalid_request', 'masking must map field names to "hash" or "partial"');
+    if (m === null || typeof m !== 'object' || Array.isArray(m) || !Object.values(m).every((v) => v === 'hash' || v === 'partial' || v === 'clear')) {
+      throw new InputError('subscription.invalid_request', 'masking must map field names to "hash", "partial" or "clear" (clear: as the policy allows, lifting an earlier tightening)');
     }
     decision.masking = m as Record<string, FieldDelivery>;
   }
@@ -405,11 +417,96 @@ async function requireOwnerSteward(db: Db, principal: Principal, sub: Subscripti
   return dataset;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Transitions: the one place a subscription's status changes (decision 0016)
+//
+// Every transition (approve — "resume" when it re-approves a paused subscription —, reject, revoke, expire,
+// pause) reads the subscription, does its slow work (registry, Kafka) outside any transaction, and then
+// writes with one UPDATE that compares the status and version it started from. The audit entry is appended
+// in the same transaction, and listeners (the Kafka ACLs) are told after it commits. A transition that lost a
+// race answers 409 `subscription.transition_conflict` with the current state; a revocation instead starts
+// again from the state it lost to, so a revoke racing anything ends revoked.
+
+type TransitionColumn =
+  | 'status_reason'
+  | 'approved_fields'
+  | 'expires_at'
+  | 'decided_by'
+  | 'decided_at'
+  | 'dataset_schema_id'
+  | 'derived_subject'
+  | 'derived_schema_id'
+  | 'start_offsets'
+  | 'backfill_done'
+  | 'paused_offsets'
+  | 'backfill_from';
+
+/** The database's clock, for decided_at. */
+const NOW = Symbol('now()');
+
+interface TransitionSpec {
+  /** the subscription as the transition read it: the UPDATE compares its status and version */
+  from: Pick<Subscription, 'id' | 'dataset' | 'consumer' | 'status' | 'version'>;
+  to: SubscriptionStatus;
+  set: Partial<Record<TransitionColumn, unknown>>;
+  audit: { actor: AuditActor; action: string; requestId: string | null; details: Record<string, unknown> };
+}
+
+/** The compare-and-set itself: the transitioned subscription, or null when it was no longer in the state it started from. */
+async function transition(pool: Pool, spec: TransitionSpec): Promise<Subscription | null> {
+  const { from, to } = spec;
+  const params: unknown[] = [from.id, from.status, from.version, to];
+  const sets = ['status = $4', 'version = version + 1', 'updated_at = now()'];
+  for (const [column, value] of Object.entries(spec.set)) {
+    if (value === NOW) {
+      sets.push(`${column} = now()`);
+      continue;
+    }
+    params.push(value !== null && typeof value === 'object' && !(value instanceof Date) ? JSON.stringify(value) : value);
+    sets.push(`${column} = $${params.length}`);
+  }
+  const row = await withTransaction(pool, async (tx) => {
+    const { rows } = await tx.query<Row>(`UPDATE subscriptions SET ${sets.join(', ')} WHERE id = $1 AND status = $2 AND version = $3 RETURNING *`, params);
+    const updated = rows[0];
+    if (!updated) return null;
+    await appendAudit(tx, {
+      actor: spec.audit.actor, action: spec.audit.action, target: `subscription:${from.id}`, outcome: 'success', requestId: spec.audit.requestId,
+      details: {
+        dataset: from.dataset, consumer: from.consumer, ...spec.audit.details,
+        from: { status: from.status, version: from.version }, to: { status: to, version: updated.version },
+      },
+    });
+    return updated;
+  });
+  if (!row) return null;
+  const done = fromRow(row);
+  await announceTransition(done, to);
+  return done;
+}
+
+/** What a 409 tells the caller about where the subscription is now. */
+function currentState(sub: Subscription | null): Record<string, unknown> | null {
+  return sub && { status: sub.status, version: sub.version, statusReason: sub.statusReason, decidedBy: sub.decidedBy, decidedAt: sub.decidedAt };
+}
+
+async function lostRace(pool: Pool, id: string, what: string): Promise<ConflictError> {
+  const now = await getSubscription(pool, id);
+  return new ConflictError(
+    'subscription.transition_conflict',
+    `subscription ${id} changed while the ${what} was under way: it is now ${now?.status ?? 'gone'}; nothing was changed by this request`,
+    { current: currentState(now) },
+  );
+}
+
+function notInState(sub: Subscription, code: string, message: string): ConflictError {
+  return new ConflictError(code, message, { current: currentState(sub) });
+}
+
 export async function approveSubscription(deps: SubscriptionDeps, principal: Principal, id: string, decision: Decision, requestId: string): Promise<Subscription> {
   const sub = await findVisibleSubscription(deps.pool, principal, id);
   await requireOwnerSteward(deps.pool, principal, sub, false);
   if (sub.status !== 'pending' && sub.status !== 'paused') {
-    throw new ConflictError('subscription.not_pending', `subscription ${id} is ${sub.status}; only pending or paused subscriptions can be approved`);
+    throw notInState(sub, 'subscription.not_pending', `subscription ${id} is ${sub.status}; only pending or paused subscriptions can be approved`);
   }
   const fields = decision.fields ?? sub.fields?.map((f) => f.name) ?? sub.requestedFields;
   const beyond = fields.filter((f) => !sub.requestedFields.includes(f));
@@ -417,20 +514,50 @@ export async function approveSubscription(deps: SubscriptionDeps, principal: Pri
   if (decision.expiresAt && decision.expiresAt > sub.requestedUntil) {
     throw new InputError('subscription.beyond_request', `an approval cannot run past the requested date ${sub.requestedUntil}`);
   }
-  return activate(deps, id, { by: principal.department, actor: actorOf(principal), requestId, fields, tighten: decision.masking ?? {}, expiresAt: decision.expiresAt });
+  // A re-approval keeps the earlier decision (its masks, narrowed fields and expiry) unless the steward says otherwise.
+  const earlierMasks = Object.fromEntries((sub.fields ?? []).map((f) => [f.name, f.delivery]));
+  const earlierExpiry = sub.expiresAt && Date.parse(sub.expiresAt) > Date.now() ? sub.expiresAt : undefined;
+  return activate(deps, sub, {
+    by: principal.department,
+    actor: actorOf(principal),
+    requestId,
+    fields,
+    tighten: { ...earlierMasks, ...(decision.masking ?? {}) },
+    expiresAt: decision.expiresAt ?? earlierExpiry,
+  });
+}
+
+/** What changed between an earlier grant and a new one, for the audit entry of a re-approval. */
+export function grantDiff(
+  before: { fields: readonly GrantedField[]; expiresAt: string | null },
+  after: { fields: readonly GrantedField[]; expiresAt: string },
+): { added: GrantedField[]; removed: string[]; changed: Array<{ name: string; from: GrantedField; to: GrantedField }>; expiresAt?: { from: string | null; to: string } } {
+  const old = new Map(before.fields.map((f) => [f.name, f]));
+  const now = new Map(after.fields.map((f) => [f.name, f]));
+  const diff: ReturnType<typeof grantDiff> = {
+    added: after.fields.filter((f) => !old.has(f.name)),
+    removed: before.fields.filter((f) => !now.has(f.name)).map((f) => f.name),
+    changed: after.fields
+      .filter((f) => old.has(f.name) && JSON.stringify(old.get(f.name)) !== JSON.stringify(f))
+      .map((f) => ({ name: f.name, from: old.get(f.name)!, to: f })),
+  };
+  if (before.expiresAt === null || Date.parse(before.expiresAt) !== Date.parse(after.expiresAt)) diff.expiresAt = { from: before.expiresAt, to: after.expiresAt };
+  return diff;
 }
 
 /**
  * Compiles an approval: plans the fields under the consumer's clearance, registers the derived schema,
- * creates the share topic and records where on the dataset topic live delivery starts.
+ * creates the share topic and records where on the dataset topic live delivery starts; then the
+ * compare-and-set from the state `sub` was read in. Re-approving a paused subscription ("resume") copies what
+ * was published during the pause, from where it stopped, before live delivery goes on.
  */
 async function activate(
   deps: SubscriptionDeps,
-  id: string,
+  sub: Subscription,
   how: { by: string; actor: AuditActor; requestId: string; fields: string[]; tighten: Record<string, FieldDelivery>; expiresAt?: string },
 ): Promise<Subscription> {
   const { pool } = deps;
-  const sub = (await getSubscription(pool, id))!;
+  const id = sub.id;
   const dataset = (await getDataset(pool, sub.dataset))!;
   const base = await getSubjectVersion(pool, dataset.schemaSubject, 'latest');
   if (!base) throw new GovxError(409, 'dataset.no_schema', `${dataset.id} has no schema registered`);
@@ -447,25 +574,36 @@ async function activate(
   await deps.kafka.ensureTopic(shareTopic(id));
   const datasetTopicName = datasetTopic(dataset.id);
   await deps.kafka.ensureTopic(datasetTopicName);
-  const startOffsets = await deps.kafka.endOffsets(datasetTopicName);
+  const endOffsets = await deps.kafka.endOffsets(datasetTopicName);
   const expiresAt = how.expiresAt ?? sub.requestedUntil;
 
-  await withTransaction(pool, async (tx) => {
-    await tx.query(
-      `UPDATE subscriptions SET status = 'approved', status_reason = NULL, approved_fields = $2, expires_at = $3, decided_by = $4,
-         decided_at = now(), dataset_schema_id = $5, derived_subject = $6, derived_schema_id = $7,
-         start_offsets = coalesce(start_offsets, $8), backfill_done = backfill_done OR start_from = 'latest',
-         version = version + 1, updated_at = now()
-       WHERE id = $1`,
-      [id, JSON.stringify(plan.granted), expiresAt, how.by, base.id, subject, registration.id, JSON.stringify(startOffsets)],
-    );
-    await appendAudit(tx, {
-      actor: how.actor, action: 'subscription.approve', target: `subscription:${id}`, outcome: 'success', requestId: how.requestId,
-      details: { dataset: dataset.id, consumer: sub.consumer, fields: plan.granted, withheld: plan.withheld, expiresAt, by: how.by, derivedSchemaId: registration.id },
-    });
-  });
-  await announceTransition(sub, 'approved');
-  return (await getSubscription(pool, id))!;
+  const resuming = sub.status === 'paused';
+  // resuming: live delivery starts at today's end; the backfill copies from where the pause stopped delivery up to it
+  const backfillFrom = resuming ? sub.pausedOffsets : null;
+  const pending = (from: Record<string, string> | null): boolean =>
+    from !== null && Object.entries(endOffsets).some(([p, end]) => BigInt(from[p] ?? '0') < BigInt(end));
+  const set: TransitionSpec['set'] = {
+    status_reason: null,
+    approved_fields: plan.granted,
+    expires_at: expiresAt,
+    decided_by: how.by,
+    decided_at: NOW,
+    dataset_schema_id: base.id,
+    derived_subject: subject,
+    derived_schema_id: registration.id,
+    start_offsets: resuming && backfillFrom === null ? (sub.startOffsets ?? endOffsets) : endOffsets,
+    backfill_done: resuming ? !pending(backfillFrom) : sub.startFrom === 'latest',
+    backfill_from: backfillFrom,
+    paused_offsets: null,
+  };
+  const details: Record<string, unknown> = {
+    fields: plan.granted, withheld: plan.withheld, expiresAt, by: how.by, derivedSchemaId: registration.id,
+  };
+  if (sub.fields) details.grantDiff = grantDiff({ fields: sub.fields, expiresAt: sub.expiresAt }, { fields: plan.granted, expiresAt });
+  if (resuming) details.resumed = { from: backfillFrom, until: endOffsets };
+  const done = await transition(pool, { from: sub, to: 'approved', set, audit: { actor: how.actor, action: 'subscription.approve', requestId: how.requestId, details } });
+  if (!done) throw await lostRace(pool, id, 'approval');
+  return done;
 }
 
 export async function rejectSubscription(deps: SubscriptionDeps, principal: Principal, id: string, body: Record<string, unknown>, requestId: string): Promise<Subscription> {
@@ -474,69 +612,71 @@ export async function rejectSubscription(deps: SubscriptionDeps, principal: Prin
   const sub = await findVisibleSubscription(deps.pool, principal, id);
   await requireOwnerSteward(deps.pool, principal, sub, false);
   if (sub.status !== 'pending' && sub.status !== 'paused') {
-    throw new ConflictError('subscription.not_pending', `subscription ${id} is ${sub.status}; only pending or paused subscriptions can be rejected`);
+    throw notInState(sub, 'subscription.not_pending', `subscription ${id} is ${sub.status}; only pending or paused subscriptions can be rejected`);
   }
-  return setFinalStatus(deps.pool, sub, 'rejected', reason, actorOf(principal), 'subscription.reject', requestId);
+  const done = await transition(deps.pool, {
+    from: sub, to: 'rejected', set: { status_reason: reason, decided_by: principal.department, decided_at: NOW },
+    audit: { actor: actorOf(principal), action: 'subscription.reject', requestId, details: { reason } },
+  });
+  if (!done) throw await lostRace(deps.pool, id, 'rejection');
+  return done;
 }
+
+const REVOCABLE: readonly SubscriptionStatus[] = ['pending', 'approved', 'paused'];
+/** a revocation re-reads and tries again after losing to another transition, this many times at most */
+const REVOKE_ATTEMPTS = 20;
 
 export async function revokeSubscription(deps: SubscriptionDeps, principal: Principal, id: string, body: Record<string, unknown>, requestId: string): Promise<Subscription> {
   onlyKnownMembers(body, ['reason']);
   const reason = text(body, 'reason', 2000, false) ?? null;
-  const sub = await findVisibleSubscription(deps.pool, principal, id);
+  let sub = await findVisibleSubscription(deps.pool, principal, id);
   await requireOwnerSteward(deps.pool, principal, sub, true);
-  if (sub.status !== 'approved' && sub.status !== 'paused' && sub.status !== 'pending') {
-    throw new ConflictError('subscription.not_active', `subscription ${id} is ${sub.status} and cannot be revoked`);
+  for (let attempt = 1; ; attempt++) {
+    if (!REVOCABLE.includes(sub.status)) throw notInState(sub, 'subscription.not_active', `subscription ${id} is ${sub.status} and cannot be revoked`);
+    const done = await transition(deps.pool, {
+      from: sub, to: 'revoked', set: { status_reason: reason, decided_by: principal.department, decided_at: NOW },
+      audit: { actor: actorOf(principal), action: 'subscription.revoke', requestId, details: { reason, attempt } },
+    });
+    if (done) return done;
+    if (attempt >= REVOKE_ATTEMPTS) throw await lostRace(deps.pool, id, 'revocation');
+    // another transition (an approval finishing, a pause) got there first: revoke what it left
+    sub = (await getSubscription(deps.pool, id))!;
   }
-  return setFinalStatus(deps.pool, sub, 'revoked', reason, actorOf(principal), 'subscription.revoke', requestId);
-}
-
-async function setFinalStatus(
-  pool: Pool,
-  sub: Subscription,
-  status: SubscriptionStatus,
-  reason: string | null,
-  actor: AuditActor,
-  action: string,
-  requestId: string | null,
-): Promise<Subscription> {
-  await withTransaction(pool, async (tx) => {
-    await tx.query(
-      `UPDATE subscriptions SET status = $2, status_reason = $3, decided_by = coalesce($4, decided_by), decided_at = now(),
-         version = version + 1, updated_at = now() WHERE id = $1`,
-      [sub.id, status, reason, actor.department],
-    );
-    await appendAudit(tx, { actor, action, target: `subscription:${sub.id}`, outcome: 'success', requestId, details: { dataset: sub.dataset, consumer: sub.consumer, reason } });
-  });
-  await announceTransition(sub, status);
-  return (await getSubscription(pool, sub.id))!;
 }
 
 const SYSTEM: AuditActor = { department: 'govx', keyId: null, role: 'system' };
 
-/** Marks approved subscriptions past their expiry as expired (audited); returns their ids. */
+/** Marks approved and paused subscriptions past their expiry as expired (audited); returns their ids. */
 export async function expireSubscriptions(pool: Pool): Promise<string[]> {
   const { rows } = await pool.query<Row>(`SELECT * FROM subscriptions WHERE status IN ('approved', 'paused') AND expires_at <= now()`);
-  for (const row of rows) await setFinalStatus(pool, fromRow(row), 'expired', 'the approval reached its expiry date', SYSTEM, 'subscription.expire', null);
-  return rows.map((r) => r.id);
+  const expired: string[] = [];
+  for (const row of rows) {
+    // lost to another transition (a revocation): that one stands; a still-due expiry is seen at the next refresh
+    const done = await transition(pool, {
+      from: fromRow(row), to: 'expired', set: { status_reason: 'the approval reached its expiry date', decided_at: NOW },
+      audit: { actor: SYSTEM, action: 'subscription.expire', requestId: null, details: { reason: 'the approval reached its expiry date' } },
+    });
+    if (done) expired.push(done.id);
+  }
+  return expired;
 }
 
-/** Pauses a subscription until its owner approves it again, saying why (audited). */
-export async function pauseSubscription(pool: Pool, sub: Subscription, reason: string): Promise<void> {
-  const paused = await withTransaction(pool, async (tx) => {
-    const r = await tx.query(
-      `UPDATE subscriptions SET status = 'paused', status_reason = $2, version = version + 1, updated_at = now() WHERE id = $1 AND status = 'approved'`,
-      [sub.id, reason],
-    );
-    if ((r.rowCount ?? 0) > 0) {
-      await appendAudit(tx, { actor: SYSTEM, action: 'subscription.pause', target: `subscription:${sub.id}`, outcome: 'success', details: { dataset: sub.dataset, reason } });
-    }
-    return (r.rowCount ?? 0) > 0;
+/**
+ * Pauses a subscription until its owner approves it again, saying why (audited), remembering `positions`:
+ * for each partition of the dataset topic, the offset from which it may not have received records. Returns
+ * false when the subscription was no longer approved as read (another transition came first).
+ */
+export async function pauseSubscription(pool: Pool, sub: Subscription, reason: string, positions: Record<string, string> | null): Promise<boolean> {
+  const done = await transition(pool, {
+    from: sub, to: 'paused', set: { status_reason: reason, paused_offsets: positions },
+    audit: { actor: SYSTEM, action: 'subscription.pause', requestId: null, details: { reason, positions } },
   });
-  if (paused) await announceTransition(sub, 'paused');
+  return done !== null;
 }
 
-export async function markBackfillDone(pool: Pool, id: string): Promise<void> {
-  await pool.query('UPDATE subscriptions SET backfill_done = true, updated_at = now() WHERE id = $1', [id]);
+/** Marks the backfill of the approval at `version` done (a later approval has a backfill of its own). */
+export async function markBackfillDone(pool: Pool, id: string, version: number): Promise<void> {
+  await pool.query('UPDATE subscriptions SET backfill_done = true, updated_at = now() WHERE id = $1 AND version = $2', [id, version]);
 }
 
 /** Whether a subscription's backfill is done; a subscription that is gone has nothing left to wait for. */
@@ -550,7 +690,12 @@ export async function isBackfillDone(pool: Pool, id: string): Promise<boolean> {
  * schemaChangeNeedsApproval): a change that needs a new approval pauses the subscription, saying why;
  * any other change is adopted. Returns the subscriptions that stay live, and those it paused.
  */
-export async function reviewSchemaChanges(pool: Pool, live: Subscription[]): Promise<{ live: Subscription[]; paused: Array<{ subscription: Subscription; schemaId: number }> }> {
+export async function reviewSchemaChanges(
+  pool: Pool,
+  live: Subscription[],
+  /** where on the dataset topic the subscription may not have received records yet (the distributor knows) */
+  positionsOf: (sub: Subscription) => Promise<Record<string, string> | null> = async () => null,
+): Promise<{ live: Subscription[]; paused: Array<{ subscription: Subscription; schemaId: number }> }> {
   const still: Subscription[] = [];
   const paused: Array<{ subscription: Subscription; schemaId: number }> = [];
   // one catalog and registry lookup per dataset, however many subscriptions it has
@@ -570,10 +715,12 @@ export async function reviewSchemaChanges(pool: Pool, live: Subscription[]): Pro
     const change = describeSchemaChange(parseAvroSchema(approvedOn!.schema).schema, parseAvroSchema(latest.schema).schema);
     const reason = schemaChangeNeedsApproval(sub.fields ?? [], change, dataset.fields, latest.version);
     if (reason) {
-      await pauseSubscription(pool, sub, `${reason}: approve the subscription again to resume`);
-      paused.push({ subscription: sub, schemaId: latest.id });
+      if (await pauseSubscription(pool, sub, `${reason}: approve the subscription again to resume`, await positionsOf(sub))) {
+        paused.push({ subscription: sub, schemaId: latest.id });
+      }
     } else {
-      await pool.query('UPDATE subscriptions SET dataset_schema_id = $2 WHERE id = $1', [sub.id, latest.id]);
+      // not a transition: the grant stands; only while it is still the one that was read
+      await pool.query('UPDATE subscriptions SET dataset_schema_id = $2 WHERE id = $1 AND status = $3 AND version = $4', [sub.id, latest.id, sub.status, sub.version]);
       still.push({ ...sub, datasetSchemaId: latest.id });
     }
   }

@@ -1,3 +1,4 @@
+import type { Subscription } from '../catalog/subscriptions';
 import type { Pool } from '../lib/db';
 import type { KafkaPort } from '../lib/kafkaPort';
 import type { Logger } from '../lib/logger';
@@ -16,4 +17,9 @@ export interface DistributorContext {
 }
 
 export const liveGroupId = (ctx: Pick<DistributorContext, 'groupPrefix'>, dataset: string): string => `${ctx.groupPrefix}.${dataset}`;
-export const backfillGroupId = (ctx: Pick<DistributorContext, 'groupPrefix'>, subscription: string): string => `${ctx.groupPrefix}-backfill.${subscription}`;
+/**
+ * A backfill's consumer group remembers how far it got. A re-approval after a pause backfills a range of its
+ * own (from where the pause stopped delivery), so it gets a group of its own, named by the approval's version.
+ */
+export const backfillGroupId = (ctx: Pick<DistributorContext, 'groupPrefix'>, sub: Pick<Subscription, 'id' | 'backfillFrom' | 'version'>): string =>
+  `${ctx.groupPrefix}-backfill.${sub.id}${sub.backfillFrom ? `.v${sub.version}` : ''}`;

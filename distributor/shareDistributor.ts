@@ -2,13 +2,14 @@ import type client from 'prom-client';
 import { ReceiptLedger } from '../catalog/receipts';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import type { MaskingKeys } from '../catalog/sharingPolicy';
-import { expireSubscriptions, liveSubscriptions, reviewSchemaChanges } from '../catalog/subscriptions';
+import { datasetTopic } from '../catalog/datasets';
+import { expireSubscriptions, liveSubscriptions, reviewSchemaChanges, type Subscription } from '../catalog/subscriptions';
 import type { Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';
 import type { KafkaPort, KafkaProducer } from '../lib/kafkaPort';
 import type { Logger } from '../lib/logger';
 import { BackfillTask } from './backfillTask';
-import type { DistributorContext } from './context';
+import { backfillGroupId, type DistributorContext, liveGroupId } from './context';
 import { DatasetPipe } from './datasetPipe';
 import { ShareProjector } from './shareProjector';
 import { type DistributorMetrics, distributorMetricsOn, ShareWriter } from './shareWriter';
@@ -115,7 +116,7 @@ export class ShareDistributor {
     const { pool, log } = this.deps;
     const expired = await expireSubscriptions(pool);
     if (expired.length) log.info({ subscriptions: expired }, 'subscriptions expired');
-    const { live, paused } = await reviewSchemaChanges(pool, await liveSubscriptions(pool));
+    const { live, paused } = await reviewSchemaChanges(pool, await liveSubscriptions(pool), (sub) => this.pausePositions(ctx, sub));
     for (const { subscription, schemaId } of paused) {
       log.info({ subscription: subscription.id, dataset: subscription.dataset, schemaId }, 'subscription paused by a schema change');
     }
@@ -141,6 +142,47 @@ export class ShareDistributor {
           },
         );
       }
+    }
+  }
+
+  /**
+   * Where on the dataset topic a subscription that is about to pause may not have received records yet, per
+   * partition: its live group's committed position (what is below it was delivered and acknowledged), or,
+   * while its backfill is unfinished, the backfill's; never below where its delivery started. Records at or
+   * after the position may also have been delivered before the pause took effect: a re-approval may deliver
+   * them twice (at least once), never not at all. Null when Kafka cannot say (the pause still happens; a
+   * re-approval then starts at the topic's end, as before 0013).
+   */
+  private async pausePositions(ctx: DistributorContext, sub: Subscription): Promise<Record<string, string> | null> {
+    const admin = ctx.kafka.admin();
+    try {
+      await admin.connect();
+      const topic = datasetTopic(sub.dataset);
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const committed = async (groupId: string): Promise<Map<number, string>> =>
+        new Map(((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? []).map((p) => [p.partition, p.offset]));
+      const live = await committed(liveGroupId(ctx, sub.dataset));
+      const backfill = sub.backfillDone ? new Map<number, string>() : await committed(backfillGroupId(ctx, sub));
+      const positions: Record<string, string> = {};
+      for (const { partition, low } of offsets) {
+        const start = BigInt(sub.startOffsets?.[String(partition)] ?? '0');
+        const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+        const liveAt = live.get(partition);
+        let at = max(liveAt === undefined || liveAt === '-1' ? BigInt(low) : BigInt(liveAt), start);
+        if (!sub.backfillDone) {
+          const backfillAt = backfill.get(partition);
+          const from = BigInt(sub.backfillFrom?.[String(partition)] ?? low);
+          const copied = backfillAt === undefined || backfillAt === '-1' ? from : BigInt(backfillAt);
+          if (copied < start) at = copied;
+        }
+        positions[String(partition)] = at.toString();
+      }
+      return positions;
+    } catch (err) {
+      this.deps.log.warn({ subscription: sub.id, err: errorMessage(err) }, 'could not read where a pausing subscription stopped');
+      return null;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
   }
 

@@ -300,6 +300,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        /** What has reached the consumer, per channel, from the subscription's delivery receipts (its consumer, the dataset's owner, administrators) */
+        get: operations["getSubscriptionDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/subscriptions/{id}/approve": {
         parameters: {
             query?: never;
@@ -316,6 +336,11 @@ export interface paths {
          * Approve a pending or paused request (the owner's stewards), possibly narrower
          * @description The approval may grant fewer fields, tighten masks (`{"masking": {"birth_date": "hash"}}`) or end earlier; it can
          *     never loosen what the consumer's clearance allows. It registers the derived schema and creates the share topic.
+         *     Approving a paused subscription again keeps the earlier decision's fields, masks and expiry unless the body
+         *     changes them (`"clear"` lifts an earlier tightening, as far as the policy allows), delivers what was published
+         *     during the pause, and records the difference between the grants on the audit entry. The final write is a
+         *     compare-and-set on the state the approval started from: if the subscription changed meanwhile (revoked,
+         *     say), the answer is 409 `subscription.transition_conflict` with `details.current`.
          */
         post: operations["approveSubscription"];
         delete?: never;
@@ -1233,6 +1258,8 @@ export interface components {
             derivedSchemaId?: number | null;
             /** @description govx.share.<id> */
             topic: string;
+            /** @description bumped by every transition; a transition compares it (and the status) with what it started from */
+            version?: number;
         };
         DeliveredRecord: {
             partition?: number;
@@ -2125,6 +2152,44 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    getSubscriptionDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description records delivered and the last delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        subscription: string;
+                        records: number;
+                        receipts: number;
+                        /** Format: date-time */
+                        lastDeliveryAt: string | null;
+                        channels: {
+                            channel: string;
+                            records: number;
+                            receipts: number;
+                            /** Format: date-time */
+                            lastDeliveryAt: string;
+                        }[];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     approveSubscription: {
         parameters: {
             query?: never;
@@ -2140,7 +2205,7 @@ export interface operations {
                 "application/json": {
                     fields?: string[];
                     masking?: {
-                        [key: string]: "hash" | "partial";
+                        [key: string]: "clear" | "hash" | "partial";
                     };
                     expiresAt?: string;
                 };
@@ -3252,7 +3317,7 @@ export interface operations {
                 "application/json": {
                     fields?: string[];
                     masking?: {
-                        [key: string]: "hash" | "partial";
+                        [key: string]: "clear" | "hash" | "partial";
                     };
                     expiresAt?: string;
                 };

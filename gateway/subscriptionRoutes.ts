@@ -25,6 +25,7 @@ import { getDataset } from '../catalog/datasets';
 import { getDepartment } from '../catalog/keys';
 import type { FieldDelivery, MaskingKeys } from '../catalog/sharingPolicy';
 import { previewShare } from '../distributor/sharePreview';
+import { deliverySummary } from '../catalog/deliverySummary';
 import { decodeCursor, encodeCursor, httpDeliveryReceipts, type Positions, type ShareDelivery, type ShareReader, StreamReceipts } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
@@ -155,6 +156,12 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
 
   router.get('/v1/subscriptions/:id', async (req, res) => {
     res.json(await findVisibleSubscription(deps.pool, principalOf(res), String(req.params.id)));
+  });
+
+  /** What has been delivered, from the subscription's delivery receipts (those who may see the subscription). */
+  router.get('/v1/subscriptions/:id/deliveries', async (req, res) => {
+    const sub = await findVisibleSubscription(deps.pool, principalOf(res), String(req.params.id));
+    res.json(await deliverySummary(deps.pool, sub.id));
   });
 
   router.post('/v1/subscriptions/:id/approve', json, async (req, res) => {

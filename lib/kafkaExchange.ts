@@ -2,6 +2,16 @@ import { UnavailableError, errorMessage } from './errors';
 import type { KafkaAdmin, KafkaPort, KafkaProducer, OutgoingMessage } from './kafkaPort';
 import type { Logger } from './logger';
 
+/** A broker whose metadata cache has not caught up with a topic just created (kafkajs error types, or the broker's words). */
+function isMetadataLag(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError, depth++) {
+    const { type, message } = e as { type?: string; message?: string };
+    if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE') return true;
+    if (typeof message === 'string' && /does not host this topic-partition|no leader for this topic-partition/i.test(message)) return true;
+  }
+  return false;
+}
+
 export interface ExchangeOptions {
   partitions: number;
   replicationFactor: number;
@@ -118,6 +128,22 @@ export class KafkaExchange {
     }
   }
 
+  /**
+   * A topic just created can be unknown for a moment to the broker answering the metadata request (its
+   * metadata cache lags the controller, more so while many topics are created at once): ask again until the
+   * deadline of the caller's bounded operation, instead of answering 503 for a topic that exists.
+   */
+  private async topicMetadata(topic: string): Promise<Awaited<ReturnType<KafkaAdmin['fetchTopicMetadata']>>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.admin.fetchTopicMetadata({ topics: [topic] });
+      } catch (err) {
+        if (!isMetadataLag(err) || attempt >= 40) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(50 * attempt, 500)));
+      }
+    }
+  }
+
   async ensureTopic(topic: string): Promise<void> {
     if (this.partitionCounts.has(topic)) return;
     let pending = this.pendingTopics.get(topic);
@@ -126,13 +152,19 @@ export class KafkaExchange {
         await this.connect();
         // asking first keeps kafkajs from logging an error for every topic that already exists
         if (!(await this.admin.listTopics()).includes(topic)) {
-          const created = await this.admin.createTopics({
-            waitForLeaders: true,
-            topics: [{ topic, numPartitions: this.opts.partitions, replicationFactor: this.opts.replicationFactor }],
-          });
+          const created = await this.admin
+            .createTopics({
+              waitForLeaders: true,
+              topics: [{ topic, numPartitions: this.opts.partitions, replicationFactor: this.opts.replicationFactor }],
+            })
+            // created, but the wait for its leaders asked a broker whose metadata lags: topicMetadata waits on
+            .catch((err: unknown) => {
+              if (isMetadataLag(err)) return true;
+              throw err;
+            });
           if (created) this.log.info({ topic }, 'created topic');
         }
-        const metadata = await this.admin.fetchTopicMetadata({ topics: [topic] });
+        const metadata = await this.topicMetadata(topic);
         this.partitionCounts.set(topic, metadata.topics[0]?.partitions.length || this.opts.partitions);
       }).finally(() => this.pendingTopics.delete(topic));
       this.pendingTopics.set(topic, pending);

@@ -104,6 +104,8 @@ export interface KafkaAdmin {
   fetchTopicOffsetsByTimestamp(topic: string, timestamp?: number): Promise<Array<{ partition: number; offset: string }>>;
   /** a group's committed offsets; '-1' where it committed none */
   fetchOffsets(request: { groupId: string; topics: string[] }): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
+  /** sets a group's committed offsets (the group must have no running member) */
+  setOffsets(request: { groupId: string; topic: string; partitions: Array<{ partition: number; offset: string }> }): Promise<void>;
   deleteGroups(groupIds: string[]): Promise<unknown>;
   describeCluster(): Promise<unknown>;
 }

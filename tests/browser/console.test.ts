@@ -164,9 +164,28 @@ it('keeps an admin\'s edit when another edit lands first, shows both, and merges
   expect(saved.body).toMatchObject({ title: { zh: '法人单位基础信息' }, abstract: '市场主体登记信息，每日更新（控制台编辑）' });
 }, 120_000);
 
-it('verifies the audit trail from the page and shows the result', async () => {
-  const admin = await signInWithKey(await stack.key('info-office', 'admin'), '/console/audit');
-  await shows(admin.locator('.ant-table'), 'subscription.revoke');
-  await admin.getByRole('button', { name: '校验哈希链' }).click();
-  await shows(admin.getByTestId('verify-result'), /哈希链完整：已校验 \d+ 条记录/);
+/** Presses Tab until `target` has the focus (at most `max` times); fails when it never does. */
+async function tabTo(page: Page, target: ReturnType<Page['locator']>, max = 40): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate((el) => el === (el.ownerDocument as { activeElement: unknown }).activeElement)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error('the element never took the focus from the keyboard');
+}
+
+it('signs in, moves to the audit trail and verifies it with the keyboard alone, showing the result', async () => {
+  const page = await contextPage();
+  await page.goto(`${stack.url}/console/`);
+  const keyInput = page.getByLabel('API 密钥');
+  await tabTo(page, keyInput);
+  await page.keyboard.type(await stack.key('info-office', 'admin'));
+  await page.keyboard.press('Enter');
+  await page.getByTestId('whoami').waitFor();
+  await tabTo(page, page.getByRole('link', { name: '审计' }));
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/console\/audit$/);
+  await shows(page.locator('.ant-table'), 'session.signin');
+  await tabTo(page, page.getByRole('button', { name: '校验哈希链' }));
+  await page.keyboard.press('Enter');
+  await shows(page.getByTestId('verify-result'), /哈希链完整：已校验 \d+ 条记录/);
 }, 120_000);

@@ -272,6 +272,10 @@ const cases: Record<string, Case> = {
     cells: { publisher: [403, 403], consumer: ['ok', 'ok'], steward: [403, 403], admin: [403, 403] },
     build: async (d) => ({ body: { dataset: await datasetOf(d), fields: ['code'] } }),
   },
+  getSubscriptionDeliveries: {
+    cells: { publisher: ['ok', 404], consumer: ['ok', 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
+    build: async (d) => ({ params: { id: await receivedBy(d) } }),
+  },
   previewDecision: {
     cells: { publisher: [403, 404], consumer: [403, 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
     build: async (d) => ({ params: { id: await pendingFor(d, false) }, body: {} }),

@@ -2,7 +2,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { Kafka as RawKafka } from 'kafkajs';
 import { type AclBinding, aclKey, kafkajsAclAdmin } from '../../lib/kafkaAcls';
 import { generateSample } from '../../schemas/samples';
-import { unique, until } from '../support/fixtures';
+import { createIndicatorDataset, indicatorSchema, requestIndicators, unique, until } from '../support/fixtures';
 import { httpJson, readTopicUntil, startTestStack, type TestStack, testKafka, topicEnd } from '../support/stack';
 
 /**
@@ -295,6 +295,34 @@ describe('expiry', () => {
       await until('the subscription expired', async () => (await stack.pool.query("SELECT 1 FROM subscriptions WHERE id = $1 AND status = 'expired'", [expiring])).rowCount);
       await until('the grant withdrawn', async () => !(await acls.list(grant.principal)).map(aclKey).includes(aclKey(grant)));
       expect(await readAttempt(asDepartment(CA), topic, `dept.${CA}.expired-${unique()}`)).toBe('TOPIC_AUTHORIZATION_FAILED');
+    } finally {
+      await acls.close();
+    }
+  });
+});
+
+describe('a schema-change pause', () => {
+  it('withdraws the grant at the broker until the owner approves again', async () => {
+    const dataset = await createIndicatorDataset(stack.url, await stack.key('info-office', 'admin'), { owner: PSB });
+    const sub = await requestIndicators(stack.url, keys.caConsumer, dataset, { delivery: 'kafka' });
+    expect(sub.status).toBe('approved');
+    const acls = kafkajsAclAdmin(stack.kafka);
+    const grant: AclBinding = { resourceType: 'topic', resourceName: sub.topic, patternType: 'literal', principal: `User:dept.${CA}`, host: '*', operation: 'read', permission: 'allow' };
+    const granted = async (): Promise<boolean> => (await acls.list(grant.principal)).map(aclKey).includes(aclKey(grant));
+    try {
+      expect(await granted()).toBe(true);
+      // version 2 adds a sensitive field: the subscription pauses until psb approves it again
+      const v2 = { ...indicatorSchema, fields: [...indicatorSchema.fields, { name: 'respondent_phone', type: ['null', 'string'], default: null }] };
+      const registered = await httpJson(`${stack.url}/v1/datasets/${dataset}/schemas`, {
+        key: keys.psbSteward,
+        body: { schema: v2, fields: { respondent_phone: { sensitivity: 4, masking: 'partial' } } },
+      });
+      expect({ status: registered.status, body: registered.status < 300 ? null : registered.body }).toEqual({ status: 201, body: null });
+      await until('the subscription paused', async () => (await stack.pool.query("SELECT 1 FROM subscriptions WHERE id = $1 AND status = 'paused'", [sub.id])).rowCount);
+      await until('the grant withdrawn', async () => !(await granted()));
+      const again = await httpJson(`${stack.url}/v1/subscriptions/${sub.id}/approve`, { key: keys.psbSteward, body: {} });
+      expect(again.status).toBe(200);
+      expect(await granted()).toBe(true);
     } finally {
       await acls.close();
     }

@@ -67,6 +67,7 @@ export function SubscriptionsPage({ me, mode }: { me: Me; mode: 'requests' | 'su
           },
           { title: t('用途', 'Purpose'), dataIndex: 'purpose' },
           { title: t('到期', 'Expires'), render: (_: unknown, s: Subscription) => formatTime(s.expiresAt ?? s.requestedUntil, lang) },
+          { title: t('最近投递', 'Last delivery'), render: (_: unknown, s: Subscription) => (s.status === 'pending' || s.status === 'rejected' ? '—' : <LastDelivery id={s.id} />) },
           { title: t('最近决定', 'Decided'), render: (_: unknown, s: Subscription) => (s.decidedAt ? `${formatTime(s.decidedAt, lang)} · ${s.decidedBy ?? ''}` : '—') },
           ...(!consumerView
             ? [{ title: '', render: (_: unknown, s: Subscription) => (['approved', 'paused', 'pending'].includes(s.status) ? <Button danger size="small" onClick={() => revoke(s)}>{t('撤销', 'Revoke')}</Button> : null) }]
@@ -74,6 +75,19 @@ export function SubscriptionsPage({ me, mode }: { me: Me; mode: 'requests' | 'su
         ]}
       />
     </Card>
+  );
+}
+
+/** Records delivered and the last delivery, from the subscription's receipts. */
+function LastDelivery({ id }: { id: string }) {
+  const t = useT();
+  const lang = useLang();
+  const summary = useLoad(() => get<{ records: number; lastDeliveryAt: string | null }>(`/v1/subscriptions/${id}/deliveries`), [id]);
+  if (!summary.data) return <span>…</span>;
+  return summary.data.lastDeliveryAt ? (
+    <span data-testid={`delivered-${id}`}>{formatTime(summary.data.lastDeliveryAt, lang)} · {t(`共 ${summary.data.records} 条`, `${summary.data.records} records`)}</span>
+  ) : (
+    <Typography.Text type="secondary">{t('尚无投递', 'none yet')}</Typography.Text>
   );
 }
 

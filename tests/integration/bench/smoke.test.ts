@@ -1,5 +1,6 @@
 import { benchConnectors } from '../../../bench/connectors';
 import { runDistributeBench } from '../../../bench/distribute';
+import { runE2eBench } from '../../../bench/e2e';
 import { runPublishBench } from '../../../bench/publish';
 import { benchSink } from '../../../bench/sink';
 import { ensureBuilt } from '../connectors/connectSupport';
@@ -46,5 +47,16 @@ describe('benchmarks (smoke run, small record counts)', () => {
     expect(source.rawArms).toHaveLength(3);
     const sink = await benchSink(300);
     expect(sink.modes.map((m) => [m.mode, m.rowsInTable])).toEqual([['insert', 300], ['upsert', 300]]);
+  });
+
+  it('e2e: every batch acknowledged by govx and by the raw pipeline is committed in the consumer database; hostile input gets no 5xx', async () => {
+    ensureBuilt();
+    const r = await runE2eBench({ seconds: 1, quiet: true });
+    for (const l of [...r.govx, ...r.raw]) {
+      expect(l.batches).toBeGreaterThan(0);
+      expect(l.missing).toBe(0);
+    }
+    expect(r.hostile.requests).toBeGreaterThan(0);
+    expect(r.hostile.fiveHundreds).toBe(0);
   });
 });

@@ -200,19 +200,18 @@ describe('preview', () => {
       body: { dataset: 'population.residents', fields: ['id_number', 'name', 'birth_date', 'household_district'] },
     });
     expect(res.status).toBe(200);
-    expect(res.body.fields.map((f: { name: string; delivery: string }) => [f.name, f.delivery])).toEqual([
-      ['id_number', 'partial'],
-      ['name', 'partial'],
-      ['birth_date', 'clear'],
-      ['household_district', 'clear'],
+    expect(res.body.fields).toEqual([
+      // civil affairs may receive the birth date: the ID number keeps only its region (decision 0016)
+      { name: 'id_number', delivery: 'partial', partial: { identifier: 'cn-id-number', keep: ['region'] } },
+      { name: 'name', delivery: 'partial' },
+      { name: 'birth_date', delivery: 'clear' },
+      { name: 'household_district', delivery: 'clear' },
     ]);
     expect(res.body.schema.fields.map((f: { name: string }) => f.name)).toEqual(['id_number', 'name', 'birth_date', 'household_district']);
     expect(res.body.records).toHaveLength(3);
     for (const r of res.body.records) {
       expect(Object.keys(r).sort()).toEqual(['birth_date', 'household_district', 'id_number', 'name']);
-      // an 18-character ID number, its region kept and the rest hidden (a delivered birth date must not complete it)
-      expect(r.id_number).toMatch(/^\d{6}\*{8}[*\dX]{4}$/);
-      expect(r.id_number.slice(6, 14)).not.toBe(r.birth_date.replace(/-/g, ''));
+      expect(r.id_number).toMatch(/^\d{6}\*{12}$/);
       expect(r.name).toContain('*');
       expect(r.birth_date).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     }
@@ -243,6 +242,12 @@ describe('preview', () => {
     const approved = await httpJson(`${stack.url}/v1/subscriptions/${sub.body.id}/approve`, { key: steward, body: decision });
     expect(approved.status).toBe(200);
     expect(approved.body.fields).toEqual(preview.body.fields);
+
+    // what has been delivered comes from the receipts; nothing yet, and nothing to see for another department
+    const deliveries = await httpJson(`${stack.url}/v1/subscriptions/${sub.body.id}/deliveries`, { key: steward });
+    expect(deliveries.status).toBe(200);
+    expect(deliveries.body).toMatchObject({ subscription: sub.body.id, lastDeliveryAt: null });
+    expect((await httpJson(`${stack.url}/v1/subscriptions/${sub.body.id}/deliveries`, { key: other })).status).toBe(404);
   });
 });
 
