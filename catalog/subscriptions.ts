@@ -61,8 +61,6 @@ export interface Subscription {
   version: number;
   createdAt: string;
   updatedAt: string;
-  /** the decision version: every transition increments it (compare-and-set); receipts name it as the grant version */
-  version: number;
 }
 
 export const shareTopic = (subscriptionId: string): string => `govx.share.${subscriptionId}`;
@@ -133,7 +131,6 @@ interface Row {
   version: number;
   created_at: Date;
   updated_at: Date;
-  version: number;
 }
 
 function fromRow(r: Row): Subscription {
@@ -164,7 +161,6 @@ function fromRow(r: Row): Subscription {
     version: r.version,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
-    version: r.version,
   };
 }
 

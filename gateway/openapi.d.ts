@@ -1233,8 +1233,6 @@ export interface components {
             };
         };
         Subscription: {
-            /** @description the decision version: every transition (approve, pause, revoke …) increments it; delivery receipts name it as grantVersion */
-            version?: number;
             id: string;
             dataset: string;
             consumer: string;
