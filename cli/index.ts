@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { applyCatalog, exportCatalog, readCatalogFile, seedCatalogFile } from '../catalog/catalogFile';
 import { roles } from '../catalog/keys';
@@ -11,6 +12,7 @@ import { GovxError } from '../lib/errors';
 import { exitAfterShutdown, ShutdownSequence } from '../lib/lifecycle';
 import { createLogger } from '../lib/logger';
 import { projectPath } from '../lib/paths';
+import { consoleBuildDir } from '../gateway/consoleRoutes';
 import { startGateway } from '../gateway/server';
 import { generateSample, sampleDatasetIds } from '../schemas/samples';
 import { useAuditKeyring } from '../catalog/audit';
@@ -47,7 +49,9 @@ async function serve(opts: { services: boolean; seed: boolean; workers?: number 
   if (opts.services && !isServeWorker()) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
   if ((opts.workers ?? 1) > 1 && !isServeWorker()) {
     const { port } = await servePrimary(config, log, { workers: opts.workers!, seed: opts.seed });
-    out(`govx gateway on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port} with ${opts.workers} worker processes (Ctrl-C to stop)`);
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    out(`govx gateway on ${url} with ${opts.workers} worker processes (Ctrl-C to stop)`);
+    out(consoleLine(url));
     return;
   }
   if (isServeWorker()) opts = { ...opts, seed: false };
@@ -60,6 +64,14 @@ async function serve(opts: { services: boolean; seed: boolean; workers?: number 
     shutdown.add('connect worker', () => worker.close());
   }
   out(`govx gateway on ${gateway.url}${config.connectWorker ? ' with a connect worker' : ''} (Ctrl-C to stop)`);
+  if (!isServeWorker()) out(consoleLine(gateway.url));
+}
+
+/** The last line of a start-up: where people open the console (or how to build it, in a checkout without its build). */
+function consoleLine(url: string): string {
+  return fs.existsSync(path.join(consoleBuildDir, 'index.html'))
+    ? `console: ${url}/console/`
+    : `console: not built in this checkout (npm run build), then ${url}/console/`;
 }
 
 function parseWorkers(value: string): number {

@@ -214,6 +214,8 @@ describe('a govx process stopped by a signal', () => {
       seen.add(String(got[got.length - 1]!.key));
       return seen.size === backfilled.records;
     }, 120_000);
+    // its start-up ended by saying where the console is (built by npm run build)
+    expect(start.output()).toMatch(/^console: http:\/\/\S+\/console\/$/m);
     const { code, report } = await stopWith(start, 'SIGINT');
     expect(report).toMatchObject({ reason: 'SIGINT', clean: true });
     expect(code).toBe(0);
