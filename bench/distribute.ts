@@ -93,7 +93,8 @@ async function rawCopy(kafka: Kafka, source: string, target: string, expected: n
     partitionsConsumedConcurrently: concurrency,
     eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
       const messages: Message[] = batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: batch.partition }));
-      await producer.sendBatch({ acks: -1, topicMessages: [{ topic: target, messages }] });
+      // at most ~500 KiB per produce request, like the distributor (a large fetch must not exceed message.max.bytes)
+      for (let i = 0; i < messages.length; i += 2000) await producer.sendBatch({ acks: -1, topicMessages: [{ topic: target, messages: messages.slice(i, i + 2000) }] });
       const last = batch.messages[batch.messages.length - 1]!.offset;
       resolveOffset(last);
       await consumer.commitOffsets([{ topic: source, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);

@@ -1,13 +1,17 @@
 /**
  * The tamper-evident audit trail: an append-only hash chain in the `audit_log` table (migration 0003).
  *
- * Each entry's hash is sha256(prevHash + canonical encoding of the entry), the first entry chaining from
- * 64 zeros. Editing a row breaks its hash, re-hashing an edited row breaks the next row's link, and a
- * deleted row leaves a gap in `seq`. Removing entries from the very end cannot be seen from inside the
- * chain: compare `verifyAuditChain(...).lastSeq` / the last hash with a value kept elsewhere for that.
+ * Each entry's hash is HMAC-SHA256(audit key, prevHash + canonical encoding of the entry), the first entry
+ * chaining from 64 zeros; the audit key is derived from the master key outside the database (lib/keyring.ts),
+ * and `hash_key` names it (migration 0016). Editing a row breaks its hash, re-hashing an edited row breaks
+ * the next row's link, and a deleted row leaves a gap in `seq`; whoever owns the database but not the key
+ * cannot re-hash at all. Entries written before keyed hashing (hash_key NULL) are plain sha256 and accepted
+ * only before the first keyed one. Removing entries from the very end cannot be seen from inside the chain:
+ * the signed checkpoints kept outside PostgreSQL (auditCheckpoints.ts) are what catch that.
  */
 import crypto from 'node:crypto';
 import type { Pool, PoolClient } from '../lib/db';
+import { type Keyring, openDefaultKeyring } from '../lib/keyring';
 import { withTransaction } from '../lib/db';
 import { InputError } from '../lib/errors';
 
@@ -82,8 +86,35 @@ export function canonicalAuditEncoding(entry: AuditHashedFields): string {
   });
 }
 
-export function computeAuditHash(prevHash: string, entry: AuditHashedFields): string {
-  return crypto.createHash('sha256').update(prevHash + canonicalAuditEncoding(entry), 'utf8').digest('hex');
+/** HMAC-SHA256 under `key`; without one, the plain sha256 of entries written before keyed hashing. */
+export function computeAuditHash(prevHash: string, entry: AuditHashedFields, key?: Buffer | null): string {
+  const text = prevHash + canonicalAuditEncoding(entry);
+  if (!key) return crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+  return crypto.createHmac('sha256', key).update(text, 'utf8').digest('hex');
+}
+
+/** The key the chain is hashed with, and its public id (stored with each entry; it reveals nothing of the key). */
+export interface AuditChainKey {
+  id: string;
+  key: Buffer;
+}
+
+export function auditChainKeyOf(keyring: Keyring): AuditChainKey {
+  const key = keyring.derive('audit-chain');
+  return { id: crypto.createHash('sha256').update('govx audit key id\u0000').update(key).digest('hex').slice(0, 12), key };
+}
+
+let processChainKey: AuditChainKey | null = null;
+
+/** Hash this process's entries with the audit key of `keyring` (start-up, once the configuration is read). */
+export function useAuditKeyring(keyring: Keyring): void {
+  processChainKey = auditChainKeyOf(keyring);
+}
+
+/** The process's audit key: from the keyring the configuration names (GOVX_KEYS_DIR, GOVX_MASTER_KEY). */
+export function auditChainKey(): AuditChainKey {
+  if (!processChainKey) processChainKey = auditChainKeyOf(openDefaultKeyring());
+  return processChainKey;
 }
 
 /** What jsonb would hand back: Dates become strings, undefined members vanish, NaN becomes null. */
@@ -197,14 +228,15 @@ async function appendInTransaction(client: PoolClient, input: AuditEntryInput): 
     requestId: input.requestId ?? null,
     details: jsonRoundTrip(input.details ?? {}) as Record<string, unknown>,
   };
-  const hash = computeAuditHash(last.hash, fields);
+  const chainKey = auditChainKey();
+  const hash = computeAuditHash(last.hash, fields, chainKey.key);
   await client.query(
     `INSERT INTO audit_log (seq, at, actor_department, actor_key_id, actor_role, action, target, outcome,
-                            request_id, details, prev_hash, hash)
-     VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)`,
+                            request_id, details, prev_hash, hash, hash_key)
+     VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)`,
     [
       fields.seq, fields.at, fields.actor.department, fields.actor.keyId, fields.actor.role, fields.action,
-      fields.target, fields.outcome, fields.requestId, JSON.stringify(fields.details), last.hash, hash,
+      fields.target, fields.outcome, fields.requestId, JSON.stringify(fields.details), last.hash, hash, chainKey.id,
     ],
   );
   return { ...fields, prevHash: last.hash, hash };
@@ -225,6 +257,7 @@ export async function appendAuditBatch(db: Pool | PoolClient, entries: AuditEntr
 async function appendBatchInTransaction(client: PoolClient, inputs: AuditEntryInput[]): Promise<AuditEntry[]> {
   await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_ID]);
   let last = await readChainHead(client);
+  const chainKey = auditChainKey();
   const at = new Date().toISOString();
   const appended: AuditEntry[] = [];
   const params: unknown[] = [];
@@ -240,19 +273,19 @@ async function appendBatchInTransaction(client: PoolClient, inputs: AuditEntryIn
       requestId: input.requestId ?? null,
       details: jsonRoundTrip(input.details ?? {}) as Record<string, unknown>,
     };
-    const hash = computeAuditHash(last.hash, fields);
+    const hash = computeAuditHash(last.hash, fields, chainKey.key);
     const n = params.length;
-    rows.push(`($${n + 1}, $${n + 2}::timestamptz, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8}, $${n + 9}, $${n + 10}::jsonb, $${n + 11}, $${n + 12})`);
+    rows.push(`($${n + 1}, $${n + 2}::timestamptz, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8}, $${n + 9}, $${n + 10}::jsonb, $${n + 11}, $${n + 12}, $${n + 13})`);
     params.push(
       fields.seq, fields.at, fields.actor.department, fields.actor.keyId, fields.actor.role, fields.action,
-      fields.target, fields.outcome, fields.requestId, JSON.stringify(fields.details), last.hash, hash,
+      fields.target, fields.outcome, fields.requestId, JSON.stringify(fields.details), last.hash, hash, chainKey.id,
     );
     appended.push({ ...fields, prevHash: last.hash, hash });
     last = { seq: fields.seq, hash };
   }
   await client.query(
     `INSERT INTO audit_log (seq, at, actor_department, actor_key_id, actor_role, action, target, outcome,
-                            request_id, details, prev_hash, hash)
+                            request_id, details, prev_hash, hash, hash_key)
      VALUES ${rows.join(', ')}`,
     params,
   );
@@ -298,6 +331,7 @@ interface AuditRow {
   details: Record<string, unknown>;
   prev_hash: string;
   hash: string;
+  hash_key: string | null;
 }
 
 // `at` is formatted by PostgreSQL in UTC exactly as Date#toISOString writes it, so neither the session
@@ -305,7 +339,7 @@ interface AuditRow {
 // at_sub_ms flags a timestamp finer than the app ever writes: the ISO string alone would hide that edit.
 const SELECT_COLUMNS = `seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
   at <> date_trunc('milliseconds', at) AS at_sub_ms, actor_department, actor_key_id, actor_role, action,
-  target, outcome, request_id, details, prev_hash, hash`;
+  target, outcome, request_id, details, prev_hash, hash, hash_key`;
 
 function toEntry(row: AuditRow): AuditEntry {
   return {
@@ -418,8 +452,18 @@ export interface AuditVerification {
   firstBroken?: { seq: number; reason: string };
 }
 
+export interface ChainCheckOptions {
+  batchSize?: number;
+  /** the audit key (default: the process's) */
+  key?: AuditChainKey;
+  /** entries from this seq on must be keyed (a signed checkpoint says so); default: once one is */
+  keyedFrom?: number | null;
+  /** called with each intact entry's seq and hash (what checkpoints are compared with) */
+  onEntry?: (seq: number, hash: string) => void;
+}
+
 /** Why a row does not continue the chain after (prevSeq, prevHash), or null when it does. */
-function checkLink(row: AuditRow, prevSeq: number, prevHash: string): { seq: number; reason: string } | null {
+function checkLink(row: AuditRow, prevSeq: number, prevHash: string, key: AuditChainKey, keyedFrom: number): { seq: number; reason: string } | null {
   const seq = Number(row.seq);
   if (seq !== prevSeq + 1) {
     const missing = seq === prevSeq + 2 ? `${prevSeq + 1}` : `${prevSeq + 1}..${seq - 1}`;
@@ -428,9 +472,15 @@ function checkLink(row: AuditRow, prevSeq: number, prevHash: string): { seq: num
   if (row.at_sub_ms) {
     return { seq, reason: 'at has sub-millisecond precision, which the application never writes: the timestamp was edited' };
   }
+  if (row.hash_key === null && seq >= keyedFrom) {
+    return { seq, reason: `unkeyed: the entry carries a plain hash where the chain is keyed from entry ${keyedFrom}, so it was rewritten by someone without the audit key` };
+  }
+  if (row.hash_key !== null && row.hash_key !== key.id) {
+    return { seq, reason: `wrong key: the entry names audit key ${row.hash_key}, not govx's key ${key.id}, so it was rewritten by someone without the audit key` };
+  }
   const entry = toEntry(row);
-  if (computeAuditHash(row.prev_hash, entry) !== row.hash) {
-    return { seq, reason: 'hash mismatch: the stored content does not match the entry hash, so the entry was edited' };
+  if (computeAuditHash(row.prev_hash, entry, row.hash_key === null ? null : key.key) !== row.hash) {
+    return { seq, reason: 'hash mismatch: the stored content does not match the entry hash under the audit key, so the entry was edited (or re-hashed without the key)' };
   }
   if (row.prev_hash !== prevHash) {
     return {
@@ -446,24 +496,29 @@ function checkLink(row: AuditRow, prevSeq: number, prevHash: string): { seq: num
  * and reports the first entry that breaks it. Entries appended while verifying are left for the next
  * run, so a busy trail cannot keep the verification from ending.
  */
-export async function verifyAuditChain(db: Pool | PoolClient, opts: { batchSize?: number } = {}): Promise<AuditVerification> {
+export async function verifyAuditChain(db: Pool | PoolClient, opts: ChainCheckOptions = {}): Promise<AuditVerification> {
   const batchSize = opts.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError('audit.invalid_option', 'batchSize must be a positive whole number');
+  const key = opts.key ?? auditChainKey();
   const head = await db.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM audit_log');
   const endSeq = head.rows[0]?.seq == null ? 0 : Number(head.rows[0].seq);
   let prevSeq = 0;
   let prevHash = GENESIS_HASH;
   let checked = 0;
+  // once an entry is keyed, every later one must be
+  let keyedFrom = opts.keyedFrom ?? Number.MAX_SAFE_INTEGER;
   for (;;) {
     const { rows } = await db.query<AuditRow>(
       `SELECT ${SELECT_COLUMNS} FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
       [prevSeq, endSeq, batchSize],
     );
     for (const row of rows) {
-      const broken = checkLink(row, prevSeq, prevHash);
+      const broken = checkLink(row, prevSeq, prevHash, key, keyedFrom);
       if (broken) return { ok: false, checked, lastSeq: prevSeq === 0 ? null : prevSeq, firstBroken: broken };
       prevSeq = Number(row.seq);
       prevHash = row.hash;
+      if (row.hash_key !== null && keyedFrom > prevSeq) keyedFrom = prevSeq;
+      opts.onEntry?.(prevSeq, prevHash);
       checked += 1;
     }
     if (rows.length < batchSize) break;

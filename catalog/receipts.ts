@@ -67,19 +67,9 @@ export interface ReceiptEntry {
   ranges: OffsetRange[];
 }
 
-/**
- * The version of the grant a record was delivered under: the subscription's decision version when the
- * catalog keeps one (compare-and-set transitions), otherwise the derived schema the grant compiled into,
- * which changes with every approval that changes what is delivered.
- */
-export function grantVersionOf(sub: { derivedSchemaId: number | null } & object): number {
-  const version = (sub as { version?: unknown }).version;
-  if (typeof version === 'number') return version;
-  return sub.derivedSchemaId ?? 0;
-}
-
-export function grantRef(sub: { id: string; dataset: string; consumer: string; derivedSchemaId: number | null }): GrantRef {
-  return { id: sub.id, dataset: sub.dataset, consumer: sub.consumer, grantVersion: grantVersionOf(sub) };
+/** The grant a record is delivered under: the subscription and its decision version (every transition increments it). */
+export function grantRef(sub: { id: string; dataset: string; consumer: string; version: number }): GrantRef {
+  return { id: sub.id, dataset: sub.dataset, consumer: sub.consumer, grantVersion: sub.version };
 }
 
 export function deliveryReceiptEntry(r: DeliveryReceipt): ReceiptEntry {

@@ -15,7 +15,9 @@ import { projectPath } from '../lib/paths';
 import { consoleBuildDir } from '../gateway/consoleRoutes';
 import { startGateway } from '../gateway/server';
 import { generateSample, sampleDatasetIds } from '../schemas/samples';
-import { verifyAuditChain } from '../catalog/audit';
+import { useAuditKeyring } from '../catalog/audit';
+import { Keyring } from '../lib/keyring';
+import { auditCommand } from './audit';
 import { ConnectWorker } from '../connectors/runtime/worker';
 import { publishFile } from './publish';
 import { isServeWorker, servePrimary } from './serveWorkers';
@@ -26,6 +28,7 @@ import { writeSharingReport, type ReportFormat } from './report';
 async function withDatabase<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const log = createLogger(process.env.GOVX_LOG_LEVEL ?? 'warn', 'govx-cli');
+  useAuditKeyring(Keyring.open({ keysDir: config.keysDir, masterKeyBase64: config.masterKey }));
   await ensureDatabase(config.databaseUrl, log);
   const pool = createPool(config.databaseUrl, { max: 2, applicationName: 'govx-cli' });
   try {
@@ -244,18 +247,7 @@ export function buildProgram(): Command {
       out(`wrote ${file}`);
     });
 
-  const audit = program.command('audit').description('the tamper-evident audit trail');
-  audit
-    .command('verify')
-    .description('recompute the hash chain and name the first broken entry')
-    .action(async () => {
-      const r = await withDatabase((pool) => verifyAuditChain(pool));
-      if (r.ok) out(`audit chain intact: ${r.checked} entries verified${r.lastSeq === null ? '' : `, last #${r.lastSeq}`}`);
-      else {
-        out(`audit chain BROKEN at entry #${r.firstBroken?.seq}: ${r.firstBroken?.reason} (${r.checked} entries checked)`);
-        process.exitCode = 1;
-      }
-    });
+  program.addCommand(auditCommand(withDatabase));
 
   return program;
 }

@@ -3,7 +3,9 @@ import type { GovxConfig } from '../lib/config';
 import { openKeyring } from '../lib/keyring';
 import type { Pool } from '../lib/db';
 import type { Logger } from '../lib/logger';
-import { auditRouter } from './auditRoutes';
+import { type AuditEvidence, auditRouter } from './auditRoutes';
+import { AuditCheckpointer, type CheckpointStore, FileCheckpointStore, KafkaCheckpointStore } from '../catalog/auditCheckpoints';
+import { type Keyring, openDefaultKeyring } from '../lib/keyring';
 import { catalogRouter } from './catalogRoutes';
 import { connectorRouter } from './connectorRoutes';
 import type { KafkaExchange } from '../lib/kafkaExchange';
@@ -53,6 +55,8 @@ export interface AppDeps {
   schemas: SchemaCache;
   /** Working days for reply deadlines and reports; read from the configuration when absent. */
   calendar?: WorkingCalendar;
+  /** The keys kept outside the database (audit HMAC and checkpoint signing); the environment's when absent. */
+  keyring?: Keyring;
 }
 
 export interface GatewayApp {
@@ -63,6 +67,8 @@ export interface GatewayApp {
   denials: DenialLedger;
   /** HTTP delivery's open streams and pulls, which the gateway's shutdown ends. */
   delivery: ShareDelivery;
+  /** signs the audit chain head on demand (POST /v1/audit/checkpoints) and, once started, at an interval */
+  checkpointer: AuditCheckpointer;
 }
 
 function observe(metrics: GatewayMetrics) {
@@ -85,6 +91,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   const runtimes = new DatasetRuntimes(deps.pool, deps.schemas);
   const delivery = new ShareDelivery(deps.kafka.port, deps.schemas, skippedRecordReporter(deps));
   const receipts = new ReceiptLedger(deps.pool);
+  const evidence = auditEvidence(deps);
   const keys = new KeyAuthenticator(deps.pool, {
     requestsPerSec: deps.config.rateLimitKeyRequestsPerSec,
     onLimited: (p) => deps.metrics.rateLimited.inc({ department: p.department, limit: 'key-requests' }),
@@ -125,7 +132,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   // The publish route reads its own body (bytes, depth-checked, fingerprinted); everything after is validated against the spec.
   app.use(requestValidation(openApi, { maxBodyBytes: Math.min(deps.config.maxBodyBytes, 4 * 1024 * 1024), maxJsonDepth: deps.config.maxJsonDepth }));
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
-  app.use(auditRouter({ pool: deps.pool }));
+  app.use(auditRouter({ pool: deps.pool, evidence }));
   app.use(
     subscriptionRouter({
       pool: deps.pool,
@@ -153,5 +160,14 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(reportRouter({ pool: deps.pool, config: deps.config, calendar: deps.calendar ?? loadWorkingCalendar(deps.config.workdayCalendarFile) }));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
-  return { app, runtimes, keys, denials, delivery };
+  return { app, runtimes, keys, denials, delivery, checkpointer: evidence.checkpointer };
+}
+
+/** Checkpoints go to the Kafka topic govx owns and, when configured, to a file as well. */
+function auditEvidence(deps: AppDeps): AuditEvidence {
+  const keyring = deps.keyring ?? openDefaultKeyring();
+  const stores: CheckpointStore[] = [new KafkaCheckpointStore(deps.kafka.port, deps.config.auditCheckpointTopic, deps.config.topicReplicationFactor)];
+  if (deps.config.auditCheckpointFile) stores.push(new FileCheckpointStore(deps.config.auditCheckpointFile));
+  const checkpointer = new AuditCheckpointer({ pool: deps.pool, keyring, stores, log: deps.log.child({ component: 'audit-checkpoints' }) }, deps.config.auditCheckpointIntervalMs);
+  return { keyring, stores, checkpointer };
 }

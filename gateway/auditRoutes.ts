@@ -1,7 +1,9 @@
 import { Router } from 'express';
-import { listAudit, verifyAuditChain } from '../catalog/audit';
+import { listAudit } from '../catalog/audit';
+import { type AuditCheckpointer, type CheckpointStore, verifyAuditTrail } from '../catalog/auditCheckpoints';
 import type { Pool } from '../lib/db';
-import { InputError } from '../lib/errors';
+import { errorMessage, InputError, UnavailableError } from '../lib/errors';
+import type { Keyring } from '../lib/keyring';
 import { requireRole } from './middleware/auth';
 
 function optional(value: unknown, name: string): string | undefined {
@@ -27,8 +29,15 @@ function optionalInt(value: unknown, name: string, min: number, max: number): nu
   return Number(text);
 }
 
+/** What verification and checkpoints need: the keys outside the database and where checkpoints are kept. */
+export interface AuditEvidence {
+  keyring: Keyring;
+  stores: CheckpointStore[];
+  checkpointer: AuditCheckpointer;
+}
+
 /** The audit trail, for administrators. */
-export function auditRouter(deps: { pool: Pool }): Router {
+export function auditRouter(deps: { pool: Pool; evidence: AuditEvidence }): Router {
   const router = Router();
   router.get('/v1/audit', requireRole('admin'), async (req, res) => {
     const result = await listAudit(deps.pool, {
@@ -44,7 +53,17 @@ export function auditRouter(deps: { pool: Pool }): Router {
     res.json({ items: result.entries, nextCursor: result.nextCursor === null ? null : String(result.nextCursor) });
   });
   router.get('/v1/audit/verify', requireRole('admin'), async (_req, res) => {
-    res.json(await verifyAuditChain(deps.pool));
+    res.json(await verifyAuditTrail(deps.pool, { keyring: deps.evidence.keyring, stores: deps.evidence.stores }));
+  });
+  router.post('/v1/audit/checkpoints', requireRole('admin'), async (_req, res) => {
+    let checkpoint;
+    try {
+      checkpoint = await deps.evidence.checkpointer.now();
+    } catch (err) {
+      throw new UnavailableError('audit.checkpoint_failed', `no checkpoint was written: ${errorMessage(err)}`, 5, err);
+    }
+    if (!checkpoint) res.status(204).end();
+    else res.status(201).json(checkpoint);
   });
   return router;
 }

@@ -218,10 +218,37 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recompute the hash chain and name the first broken entry (administrators) */
+        /**
+         * Check the keyed hash chain against the signed checkpoints and name the first entry where they disagree (administrators)
+         * @description Every entry is recomputed with the audit key (HMAC-SHA256, a key outside the database); then every checkpoint
+         *     read from outside PostgreSQL (the `govx.audit.checkpoints` topic, and the checkpoint file when configured)
+         *     whose Ed25519 signature verifies is compared with the chain: the entry it names must hash to what it signed, and
+         *     the chain must reach it. `firstBroken` names the first entry where chain and checkpoints disagree.
+         */
         get: operations["verifyAudit"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign the audit chain head now and write it outside PostgreSQL (administrators)
+         * @description Checkpoints are also taken every `GOVX_AUDIT_CHECKPOINT_INTERVAL_MS` when the chain grew. A chain that does not
+         *     verify is not signed (503 `audit.chain_broken`).
+         */
+        post: operations["createAuditCheckpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1401,6 +1428,24 @@ export interface components {
             accepted: number;
             rejected: components["schemas"]["RejectedRecord"][];
         };
+        AuditCheckpoint: {
+            statement: {
+                /** @enum {string} */
+                type: "govx.audit.checkpoint";
+                version: number;
+                /** @description the chain held entries 1..seq */
+                seq: number;
+                /** @description the hash of entry seq */
+                hash: string;
+                keyId: string;
+                keyedFrom: number | null;
+                signedAt: string;
+                /** @description fingerprint of the Ed25519 public key */
+                signer: string;
+            };
+            /** @description Ed25519 over the statement (JSON, keys sorted), base64 */
+            signature: string;
+        };
         AuditEntry: {
             seq: number;
             /** Format: date-time */
@@ -1959,11 +2004,63 @@ export interface operations {
                             seq: number;
                             reason: string;
                         };
+                        /** @description public id of the audit key the chain was verified with */
+                        keyId: string;
+                        checkpoints: {
+                            found: number;
+                            /** @description signed by govx's key */
+                            valid: number;
+                            /** @description found but not signed by govx's key (ignored) */
+                            invalid: number;
+                            latestAgreed: {
+                                seq: number;
+                                signedAt: string;
+                            } | null;
+                            sources: string[];
+                        };
                     };
                 };
             };
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+        };
+    };
+    createAuditCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the signed checkpoint, as written */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditCheckpoint"];
+                };
+            };
+            /** @description the chain is empty; nothing to sign */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            /** @description the chain does not verify, or Kafka is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listSubscriptions: {

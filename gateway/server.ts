@@ -21,6 +21,8 @@ import { kafkajsAclAdmin } from '../lib/kafkaAcls';
 import { BrokerScramCredentials } from '../lib/scramCredentials';
 import { errorMessage } from '../lib/errors';
 import { ReceiptReconciler } from '../catalog/receiptReconciler';
+import { useAuditKeyring } from '../catalog/audit';
+import { Keyring } from '../lib/keyring';
 import { SharingMonitor } from '../monitoring/sharingMonitor';
 import { loadWorkingCalendar } from '../reports/workingCalendar';
 
@@ -57,6 +59,9 @@ export async function startGateway(
   const kafkaClient = opts.kafkaClient ?? ((suffix: string) => createKafka(config, log, suffix));
   const shutdown = opts.shutdown ?? new ShutdownSequence(log, config.shutdownTimeoutMs);
   const calendar = loadWorkingCalendar(config.workdayCalendarFile);
+  // the audit chain is hashed with a key outside the database, from the configured keyring, before anything is audited
+  const keyring = Keyring.open({ keysDir: config.keysDir, masterKeyBase64: config.masterKey });
+  useAuditKeyring(keyring);
   await ensureDatabase(config.databaseUrl, log);
   const pool = createPool(config.databaseUrl, { max: 20, applicationName: 'govx-gateway' });
   try {
@@ -119,7 +124,7 @@ export async function startGateway(
     ensureTopic: (topic) => exchange.ensureTopic(topic),
     endOffsets: (topic) => topicEndOffsets(kafka, topic),
   };
-  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, kafkaAccess: { scram, access }, calendar });
+  const gateway = createApp({ config, pool, exchange, metrics, log, schemas, isAccepting: () => accepting, kafka: { port: kafka, topics }, kafkaAccess: { scram, access }, calendar, keyring });
   const monitor = new SharingMonitor({ pool, log: log.child({ component: 'monitor' }), calendar, registry: metrics.registry }, config);
   monitor.start();
   shutdown.add('sharing monitor', () => monitor.stop());
@@ -130,6 +135,8 @@ export async function startGateway(
   );
   receiptReconciler.start();
   shutdown.add('receipt reconciler', () => receiptReconciler.stop());
+  gateway.checkpointer.start();
+  shutdown.add('audit checkpointer', () => gateway.checkpointer.stop());
   const server = http.createServer(gateway.app);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;

@@ -68,6 +68,7 @@ export interface GovxConfig {
   readonly receiptGraceMs: number;
   readonly auditCheckpointIntervalMs: number;
   readonly auditCheckpointFile: string | null;
+  readonly auditCheckpointTopic: string;
   readonly publicUrl: string | undefined;
   readonly oidcIssuer: string | undefined;
   readonly oidcClientId: string | undefined;
@@ -489,6 +490,15 @@ export const settings = {
     description: 'how often the gateway signs the audit chain head and writes it to govx.audit.checkpoints (0: only on demand)',
     default: '300000',
     parse: integer(0, 86_400_000),
+  },
+  auditCheckpointTopic: {
+    env: 'GOVX_AUDIT_CHECKPOINT_TOPIC',
+    description: 'the Kafka topic govx writes signed audit checkpoints to (created by govx; only govx may write it)',
+    default: 'govx.audit.checkpoints',
+    parse: (raw) => {
+      if (!/^[A-Za-z0-9._-]{1,249}$/.test(raw.trim())) throw new Error(`must be a Kafka topic name, got "${raw}"`);
+      return raw.trim();
+    },
   },
   auditCheckpointFile: {
     env: 'GOVX_AUDIT_CHECKPOINT_FILE',

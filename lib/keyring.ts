@@ -15,6 +15,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { projectRoot } from './paths';
 
 const MASTER_KEY_BYTES = 32;
 const SEAL_PREFIX = 'sealed:v1:';
@@ -87,6 +88,21 @@ export class Keyring {
   verify(data: Buffer, signature: Buffer, publicKey: KeyObject = this.verifyKey): boolean {
     return crypto.verify(null, data, publicKey, signature);
   }
+}
+
+let defaultKeyring: Keyring | null = null;
+
+/**
+ * The keyring the environment names, as lib/config.ts reads it (GOVX_KEYS_DIR, default .cache/keys under the
+ * project; GOVX_MASTER_KEY), opened once per process: what the audit chain and masking use when nobody
+ * hands them a keyring.
+ */
+export function openDefaultKeyring(env: NodeJS.ProcessEnv = process.env): Keyring {
+  if (!defaultKeyring) {
+    const dir = env.GOVX_KEYS_DIR?.trim() ? env.GOVX_KEYS_DIR.trim() : '.cache/keys';
+    defaultKeyring = Keyring.open({ keysDir: path.resolve(projectRoot, dir), masterKeyBase64: env.GOVX_MASTER_KEY?.trim() || undefined });
+  }
+  return defaultKeyring;
 }
 
 /** The keyring a govx process runs with, as configured (GOVX_KEYS_DIR, GOVX_MASTER_KEY). */

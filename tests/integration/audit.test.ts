@@ -5,6 +5,7 @@ import {
   type AuditEntryInput,
   GENESIS_HASH,
   appendAudit,
+  auditChainKey,
   computeAuditHash,
   listAudit,
   verifyAuditChain,
@@ -235,15 +236,24 @@ describe('tampering is detected (own databases, triggers disabled as the owner)'
     expect(result.lastSeq).toBeNull();
   });
 
-  it('an edited and re-hashed row breaks the next row prev_hash', async () => {
+  it('an edited row re-hashed even with the audit key breaks the next row prev_hash', async () => {
     const { db, entries } = await chainOf(6);
     const edited = { ...entries[2]!, outcome: 'denied' as const };
-    const rehash = computeAuditHash(edited.prevHash, edited);
+    const rehash = computeAuditHash(edited.prevHash, edited, auditChainKey().key);
     await tamper(db, `UPDATE audit_log SET outcome = 'denied', hash = $1 WHERE seq = 3`, [rehash]);
     const result = await verifyAuditChain(db);
     expect(result.ok).toBe(false);
     expect(result.firstBroken?.seq).toBe(4);
     expect(result.firstBroken?.reason).toMatch(/prev_hash mismatch.*entry 3/);
+  });
+
+  it('an edited row re-hashed without the audit key is named by its own hash', async () => {
+    const { db, entries } = await chainOf(4);
+    const edited = { ...entries[1]!, outcome: 'denied' as const };
+    await tamper(db, `UPDATE audit_log SET outcome = 'denied', hash = $1 WHERE seq = 2`, [computeAuditHash(edited.prevHash, edited)]);
+    const result = await verifyAuditChain(db);
+    expect(result.firstBroken?.seq).toBe(2);
+    expect(result.firstBroken?.reason).toMatch(/hash mismatch/);
   });
 
   it('a timestamp edited below millisecond precision is caught', async () => {

@@ -93,17 +93,21 @@ describe('govx audit verify', () => {
   beforeAll(async () => {
     await admin(`CREATE DATABASE "${name}"`);
   }, 60_000);
+  const topic = process.env.GOVX_AUDIT_CHECKPOINT_TOPIC;
   afterAll(async () => {
     process.env.DATABASE_URL = databaseUrl;
+    process.env.GOVX_AUDIT_CHECKPOINT_TOPIC = topic;
     await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   }, 60_000);
 
   it('reports an intact chain, then names the row an owner edited with the triggers off, and exits 1', async () => {
     process.env.DATABASE_URL = own.toString();
+    process.env.GOVX_AUDIT_CHECKPOINT_TOPIC = `govx.audit.checkpoints.${name}`;
     await govx('catalog', 'apply');
+    expect((await govx('audit', 'checkpoint')).out).toMatch(/^checkpoint of entry #\d+ .* written to kafka:govx\.audit\.checkpoints\./);
     const intact = await govx('audit', 'verify');
     expect(intact.exitCode).toBe(0);
-    expect(intact.out).toMatch(/audit chain intact: \d+ entries verified/);
+    expect(intact.out).toMatch(/audit chain intact: \d+ entries verified with audit key [0-9a-f]{12}, last #\d+, anchored by the checkpoint of entry #\d+/);
 
     const ownPool = createPool(own.toString(), { max: 1 });
     try {

@@ -182,6 +182,7 @@ const cases: Record<string, Case> = {
   },
   listAudit: { cells: adminsOnly, build: async () => ({ query: 'limit=5' }) },
   verifyAudit: { cells: adminsOnly, build: async () => ({}) },
+  createAuditCheckpoint: { cells: adminsOnly, build: async () => ({}) },
   requestSubscription: {
     cells: { publisher: [403, 403], consumer: ['ok', 'ok'], steward: [403, 403], admin: [403, 403] },
     build: async (d) => ({ body: { dataset: await datasetOf(d), fields: ['code'], purpose: '矩阵测试', expiresAt: inOneYear(), delivery: 'http' } }),

@@ -18,3 +18,7 @@ process.env.GOVX_MONITOR_INTERVAL_MS = process.env.GOVX_MONITOR_INTERVAL_MS ?? '
 // reconciler in such a gateway would withdraw the ACLs of this run's subscriptions. Suites that test
 // reconciliation turn it on for their own gateway.
 process.env.GOVX_KAFKA_ACL_RECONCILE_MS = process.env.GOVX_KAFKA_ACL_RECONCILE_MS ?? '0';
+// Signed audit checkpoints anchor one database's chain: each run (its own database) gets its own checkpoint
+// topic, and suites with databases of their own name theirs. Checkpoints are taken on demand in tests.
+process.env.GOVX_AUDIT_CHECKPOINT_TOPIC = process.env.GOVX_AUDIT_CHECKPOINT_TOPIC ?? `govx.audit.checkpoints.${new URL(state.databaseUrl).pathname.slice(1)}`;
+process.env.GOVX_AUDIT_CHECKPOINT_INTERVAL_MS = process.env.GOVX_AUDIT_CHECKPOINT_INTERVAL_MS ?? '0';

@@ -95,7 +95,7 @@ describe('canonicalAuditEncoding', () => {
 });
 
 describe('computeAuditHash', () => {
-  it('is sha256(prevHash + canonical encoding), as hex', () => {
+  it('is sha256(prevHash + canonical encoding), as hex, for entries written before keyed hashing', () => {
     const e = entry();
     const expected = crypto.createHash('sha256').update(GENESIS_HASH + canonicalAuditEncoding(e)).digest('hex');
     expect(computeAuditHash(GENESIS_HASH, e)).toBe(expected);
@@ -113,6 +113,15 @@ describe('computeAuditHash', () => {
     expect(computeAuditHash(h1Edited, second)).not.toBe(h2);
     // and is deterministic
     expect(computeAuditHash(computeAuditHash(GENESIS_HASH, first), second)).toBe(h2);
+  });
+
+  it('is HMAC-SHA256 under the audit key when given one: without the key, nobody computes it', () => {
+    const e = entry();
+    const key = Buffer.alloc(32, 9);
+    const expected = crypto.createHmac('sha256', key).update(GENESIS_HASH + canonicalAuditEncoding(e)).digest('hex');
+    expect(computeAuditHash(GENESIS_HASH, e, key)).toBe(expected);
+    expect(computeAuditHash(GENESIS_HASH, e, key)).not.toBe(computeAuditHash(GENESIS_HASH, e));
+    expect(computeAuditHash(GENESIS_HASH, e, key)).not.toBe(computeAuditHash(GENESIS_HASH, e, Buffer.alloc(32, 8)));
   });
 
   it('uses 64 zeros as the genesis link', () => {

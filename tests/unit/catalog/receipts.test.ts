@@ -1,5 +1,5 @@
 import { uncovered } from '../../../catalog/receiptReconciler';
-import { deliveryReceiptEntry, GOVX_DISTRIBUTOR, grantVersionOf, publishReceiptEntry, rangesOf } from '../../../catalog/receipts';
+import { deliveryReceiptEntry, GOVX_DISTRIBUTOR, grantRef, publishReceiptEntry, rangesOf } from '../../../catalog/receipts';
 
 describe('receipts', () => {
   it('describe a delivery with the shared contract and account for share-topic writes only', () => {
@@ -26,9 +26,8 @@ describe('receipts', () => {
     ]);
   });
 
-  it('take the grant version from the decision version when the catalog keeps one', () => {
-    expect(grantVersionOf({ derivedSchemaId: 12 })).toBe(12);
-    expect(grantVersionOf({ derivedSchemaId: 12, version: 4 } as { derivedSchemaId: number })).toBe(4);
+  it('name the grant by the subscription and its decision version', () => {
+    expect(grantRef({ id: 'sub-a', dataset: 'd', consumer: 'tax', version: 4 })).toEqual({ id: 'sub-a', dataset: 'd', consumer: 'tax', grantVersion: 4 });
   });
 });
 
