@@ -9,6 +9,8 @@ import { computeSharingReport } from '../reports/sharingKpis';
 import { loadSharingRecords } from '../reports/sharingRecords';
 import type { WorkingCalendar } from '../reports/workingCalendar';
 import { principalOf } from './middleware/auth';
+import { openDefaultKeyring } from '../lib/keyring';
+import { webhookSealContext } from '../monitoring/notifier';
 
 export interface ReportRouteDeps {
   pool: Pool;
@@ -100,7 +102,8 @@ export function reportRouter(deps: ReportRouteDeps): Router {
     const { rows } = await deps.pool.query<{ updated_at: Date }>(
       `INSERT INTO notification_webhooks (department, url, secret) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM departments WHERE id = $1)
        ON CONFLICT (department) DO UPDATE SET url = excluded.url, secret = excluded.secret, updated_at = now() RETURNING updated_at`,
-      [department, url, secret],
+      // sealed with the keyring (key outside the database), bound to the department: a dump shows no secret
+      [department, url, openDefaultKeyring().seal(secret, webhookSealContext(department))],
     );
     if (!rows[0]) throw webhookNotFound(department);
     res.json({ department, url, updatedAt: rows[0].updated_at.toISOString() });

@@ -14,6 +14,7 @@ import { KafkaExchange } from '../lib/kafkaExchange';
 import { GatewayMetrics, type MetricsListener, serveMetrics } from '../lib/metrics';
 import { ShareDistributor } from '../distributor/shareDistributor';
 import { openKeyring } from '../lib/keyring';
+import { sealStoredConnectorSecrets, useConnectorSecretsKeyring } from '../connectors/runtime/store';
 import { SchemaCache } from '../catalog/registry/schemaCache';
 import { onSubscriptionTransition, type SubscriptionKafka } from '../catalog/subscriptions';
 import { KafkaAccess, KafkaAclReconciler } from '../catalog/kafkaAccess';
@@ -62,10 +63,13 @@ export async function startGateway(
   // the audit chain is hashed with a key outside the database, from the configured keyring, before anything is audited
   const keyring = Keyring.open({ keysDir: config.keysDir, masterKeyBase64: config.masterKey });
   useAuditKeyring(keyring);
+  useConnectorSecretsKeyring(keyring);
   await ensureDatabase(config.databaseUrl, log);
   const pool = createPool(config.databaseUrl, { max: 20, applicationName: 'govx-gateway' });
   try {
     await migrate(pool, log);
+    const sealed = await sealStoredConnectorSecrets(pool);
+    if (sealed > 0) log.info({ connectors: sealed }, 'sealed the secrets of connectors stored in clear');
     if (opts.seed) {
       const results = await applyCatalog(pool, readCatalogFile(seedCatalogFile), { actor: 'info-office' });
       for (const r of results) if (r.action !== 'unchanged') log.info({ dataset: r.id, action: r.action, changes: r.changes.length }, `seed catalog: ${r.id} ${r.action}`);

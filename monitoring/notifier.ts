@@ -12,6 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { checkedLookup, signature } from '../connectors/httpSink/httpSink';
 import { TargetGuard, TargetNotAllowed } from '../connectors/targets';
+import { Keyring, openDefaultKeyring } from '../lib/keyring';
 import type { Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -29,6 +30,14 @@ export interface NotifiedAlert {
 }
 
 const TIMEOUT_MS = 5000;
+
+/** What a department's webhook secret is sealed to (PUT /v1/departments/{id}/webhook seals, the notifier opens). */
+export const webhookSealContext = (department: string): string => `webhook:${department}`;
+
+/** The secret to sign with: stored sealed (or, from before sealing, in clear). */
+function openSecret(department: string, stored: string): string {
+  return Keyring.isSealed(stored) ? openDefaultKeyring().unseal(stored, webhookSealContext(department)) : stored;
+}
 
 export class AlertNotifier {
   private readonly targets: TargetGuard;
@@ -64,7 +73,7 @@ export class AlertNotifier {
         'content-type': 'application/json',
         'user-agent': 'govx-monitor',
         'x-govx-event': event,
-        'x-govx-signature': `t=${timestamp},v1=${signature(hook.secret, timestamp, body)}`,
+        'x-govx-signature': `t=${timestamp},v1=${signature(openSecret(hook.department, hook.secret), timestamp, body)}`,
       }, checkedLookup(check));
       if (status < 200 || status >= 300) this.log.warn({ department: hook.department, alert: alert.id, status }, 'alert webhook refused the notification');
     } catch (err) {

@@ -1,9 +1,31 @@
 import type pg from 'pg';
 import type { Pool, PoolClient } from '../../lib/db';
-import type { RawConfig } from '../config';
+import { type Keyring, openDefaultKeyring } from '../../lib/keyring';
+import { maskSecrets, type RawConfig } from '../config';
 import type { ConnectorClass } from '../plugins';
 
-/** Connector definitions, status and source offsets in govx's PostgreSQL (migration 0006). */
+/**
+ * Connector definitions, status and source offsets in govx's PostgreSQL (migration 0006).
+ *
+ * Secrets at rest (migration 0014): a definition's full config is stored sealed with the keyring
+ * (`sealed_config`, AES-256-GCM bound to `connector:<name>`, key outside the database); the `config` column holds
+ * it with every secret masked, so a reader of the database (or of a backup) finds no password or HMAC secret.
+ * Only this module reads and writes the two columns; definitions stored before sealing are sealed at start-up
+ * (`sealStoredConnectorSecrets`).
+ */
+
+let keyringForSecrets: Keyring | null = null;
+const secretsKeyring = (): Keyring => (keyringForSecrets ??= openDefaultKeyring());
+
+/** The configured keyring (GOVX_KEYS_DIR / GOVX_MASTER_KEY), set by the gateway and the connect worker at start-up. */
+export function useConnectorSecretsKeyring(keyring: Keyring): void {
+  keyringForSecrets = keyring;
+}
+const sealContext = (name: string): string => `connector:${name}`;
+
+function sealConfig(name: string, config: RawConfig): { masked: string; sealed: string } {
+  return { masked: JSON.stringify(maskSecrets(config)), sealed: secretsKeyring().seal(JSON.stringify(config), sealContext(name)) };
+}
 
 type Db = Pool | PoolClient | pg.Client;
 
@@ -29,6 +51,7 @@ interface DefinitionRow {
   connector_class: ConnectorClass;
   owner: string;
   config: RawConfig;
+  sealed_config: string | null;
   desired_state: DesiredState;
   generation: number;
   failed_generation: number | null;
@@ -37,7 +60,7 @@ interface DefinitionRow {
   updated_at: Date;
 }
 
-const SELECT_DEFINITION = `SELECT c.name, c.connector_class, c.owner, c.config, c.desired_state, c.generation, s.failed_generation,
+const SELECT_DEFINITION = `SELECT c.name, c.connector_class, c.owner, c.config, c.sealed_config, c.desired_state, c.generation, s.failed_generation,
   c.created_by, c.created_at, c.updated_at FROM connectors c LEFT JOIN connector_status s ON s.name = c.name`;
 
 function fromRow(r: DefinitionRow): ConnectorDefinition {
@@ -45,7 +68,7 @@ function fromRow(r: DefinitionRow): ConnectorDefinition {
     name: r.name,
     connectorClass: r.connector_class,
     owner: r.owner,
-    config: r.config,
+    config: r.sealed_config === null ? r.config : (JSON.parse(secretsKeyring().unseal(r.sealed_config, sealContext(r.name))) as RawConfig),
     desiredState: r.desired_state,
     generation: r.generation,
     failedGeneration: r.failed_generation,
@@ -73,10 +96,11 @@ export async function insertConnector(
   db: Db,
   c: { name: string; connectorClass: ConnectorClass; owner: string; config: RawConfig; createdBy: string },
 ): Promise<boolean> {
+  const { masked, sealed } = sealConfig(c.name, c.config);
   const r = await db.query(
-    `INSERT INTO connectors (name, connector_class, owner, config, created_by) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO connectors (name, connector_class, owner, config, sealed_config, created_by) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (name) DO NOTHING`,
-    [c.name, c.connectorClass, c.owner, JSON.stringify(c.config), c.createdBy],
+    [c.name, c.connectorClass, c.owner, masked, sealed, c.createdBy],
   );
   if ((r.rowCount ?? 0) === 0) return false;
   await db.query('INSERT INTO connector_status (name) VALUES ($1) ON CONFLICT DO NOTHING', [c.name]);
@@ -85,11 +109,24 @@ export async function insertConnector(
 
 /** A new config: a new generation, so workers restart the task with it and a past failure is forgotten. */
 export async function updateConnectorConfig(db: Db, name: string, config: RawConfig, owner: string): Promise<boolean> {
+  const { masked, sealed } = sealConfig(name, config);
   const r = await db.query(
-    `UPDATE connectors SET config = $2, owner = $3, generation = generation + 1, updated_at = now() WHERE name = $1`,
-    [name, JSON.stringify(config), owner],
+    `UPDATE connectors SET config = $2, sealed_config = $4, owner = $3, generation = generation + 1, updated_at = now() WHERE name = $1`,
+    [name, masked, owner, sealed],
   );
   return (r.rowCount ?? 0) > 0;
+}
+
+/** Seals the definitions stored in clear before sealing existed (or by hand); the number sealed. */
+export async function sealStoredConnectorSecrets(db: Db): Promise<number> {
+  const { rows } = await db.query<{ name: string; config: RawConfig }>('SELECT name, config FROM connectors WHERE sealed_config IS NULL');
+  let sealed = 0;
+  for (const row of rows) {
+    const s = sealConfig(row.name, row.config);
+    const r = await db.query('UPDATE connectors SET config = $2, sealed_config = $3 WHERE name = $1 AND sealed_config IS NULL', [row.name, s.masked, s.sealed]);
+    sealed += r.rowCount ?? 0;
+  }
+  return sealed;
 }
 
 export async function setDesiredState(db: Db, name: string, state: DesiredState): Promise<boolean> {

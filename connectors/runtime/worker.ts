@@ -12,12 +12,13 @@ import { errorMessage } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
 import { kafkajsPort } from '../../lib/kafkaPort';
 import type { Logger } from '../../lib/logger';
+import { Keyring } from '../../lib/keyring';
 import { connectFileRoot, departmentFileRoot } from '../fileRoot';
 import { TargetGuard } from '../targets';
 import { type ConnectorConfig, createTask, kindOf, runsOnOneWorker, validateConnectorConfig } from '../plugins';
 import { TaskStopped, sleep } from './retry';
 import { sinkGroupId } from './sinkTask';
-import { addCounts, type ConnectorDefinition, forgetDeadTasks, heartbeat, listConnectors, recordError, removeTask } from './store';
+import { addCounts, type ConnectorDefinition, forgetDeadTasks, heartbeat, listConnectors, recordError, removeTask, sealStoredConnectorSecrets, useConnectorSecretsKeyring } from './store';
 import { type ConnectorTask, TaskCounters, type TaskContext } from './task';
 
 /** Advisory-lock key space of single-worker connectors (the second key is hashtext(name)); distinct from migrations and audit. */
@@ -80,10 +81,12 @@ export class ConnectWorker {
 
   /** A standalone worker (`govx connect`): its own pool, Kafka clients and dataset runtimes. */
   static async start(config: GovxConfig, log: Logger, opts: WorkerOptions = {}): Promise<ConnectWorker> {
+    useConnectorSecretsKeyring(Keyring.open({ keysDir: config.keysDir, masterKeyBase64: config.masterKey }));
     await ensureDatabase(config.databaseUrl, log);
     const pool = createPool(config.databaseUrl, { max: 10, applicationName: 'govx-connect' });
     try {
       await migrate(pool, log);
+      await sealStoredConnectorSecrets(pool);
     } catch (err) {
       await pool.end();
       throw err;

@@ -36,6 +36,10 @@ it('does not call a loopback webhook a steward set until an administrator allows
   try {
     const put = await httpJson(`${stack.url}/v1/departments/${DEPT}/webhook`, { method: 'PUT', key: steward, body: { url: receiver.url, secret: SECRET } });
     expect(put.status).toBe(200);
+    // the secret is stored sealed, not in clear
+    const stored = (await stack.pool.query('SELECT secret FROM notification_webhooks WHERE department = $1', [DEPT])).rows[0].secret as string;
+    expect(stored).toMatch(/^sealed:/);
+    expect(stored).not.toContain(SECRET);
     const notifier = new AlertNotifier(stack.pool, createLogger('silent'));
 
     // the same target in other spellings is the same target

@@ -46,6 +46,10 @@ beforeAll(async () => {
   // a secret of another department that the attacker would love to read out of govx's database
   const hook = await stack.api('PUT', '/v1/departments/civil-affairs/webhook', { url: 'https://alerts.civil.example.test/govx', secret: victimSecret });
   expect(hook.status).toBe(200);
+  // exactly this allowance, whatever other suites of the run allowed tax before (the end-to-end suite gives its
+  // http sink loopback webhooks): start from none, then allow the attacker's own database and one public webhook host
+  const reset = await stack.api('PUT', '/v1/departments/tax/connector-targets', { postgres: { hosts: [], databases: [] }, webhooks: { hosts: [], allowPrivate: false } });
+  expect(reset.status).toBe(200);
   await stack.allowTargets('tax', { postgresHosts: ['127.0.0.1/32'], postgresDatabases: [databaseOf(attackerDb.url)], webhookHosts: ['203.0.113.10'] });
 });
 afterAll(async () => {

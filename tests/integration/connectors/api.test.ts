@@ -1,3 +1,4 @@
+import { getConnector } from '../../../connectors/runtime/store';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConnectWorker } from '../../../connectors/runtime/worker';
@@ -98,8 +99,12 @@ describe('the connectors API', () => {
     const edited = { ...shown[2]!.body, 'batch.max.rows': '50' };
     const put = await stack.api('PUT', `/v1/connectors/${name}/config`, edited, psbSteward);
     expect(put.status).toBe(200);
-    const { rows } = await stack.pool.query('SELECT config FROM connectors WHERE name = $1', [name]);
-    expect(rows[0].config).toMatchObject({ 'connection.password': 'pw-s3cret', 'connection.url': config['connection.url'], 'batch.max.rows': '50' });
+    // the runtime gets the real secrets back (unsealed); the database column holds them only masked
+    const definition = await getConnector(stack.pool, name);
+    expect(definition?.config).toMatchObject({ 'connection.password': 'pw-s3cret', 'connection.url': config['connection.url'], 'batch.max.rows': '50' });
+    const { rows } = await stack.pool.query('SELECT config::text AS config, sealed_config FROM connectors WHERE name = $1', [name]);
+    expect(rows[0].config).not.toMatch(/s3cret/);
+    expect(rows[0].sealed_config).toMatch(/^sealed:/);
 
     const audit = await stack.pool.query(`SELECT action, details FROM audit_log WHERE target = $1 ORDER BY seq`, [`connector:${name}`]);
     expect(audit.rows.map((r) => r.action)).toEqual(['connector.create', 'connector.update']);
