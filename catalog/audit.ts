@@ -368,8 +368,10 @@ export interface AuditFilters {
   outcome?: string;
   /** default 100, at most 1000 */
   limit?: number;
-  /** return entries after this seq (the previous page's nextCursor) */
+  /** return entries after this seq in the chosen order (the previous page's nextCursor) */
   afterSeq?: number;
+  /** oldest first (default), or newest first as people look at a trail */
+  order?: 'asc' | 'desc';
 }
 
 export const DEFAULT_AUDIT_LIMIT = 100;
@@ -414,7 +416,7 @@ function buildWhere(filters: AuditFilters): { sql: string; params: unknown[] } {
     if (!Number.isSafeInteger(filters.afterSeq) || filters.afterSeq < 0) {
       throw new InputError('audit.invalid_filter', 'afterSeq must be a non-negative whole number');
     }
-    add('seq > ?', filters.afterSeq);
+    add(filters.order === 'desc' ? 'seq < ?' : 'seq > ?', filters.afterSeq);
   }
   for (const key of ['department', 'action', 'target', 'outcome'] as const) {
     const v = filters[key];
@@ -432,7 +434,7 @@ export async function listAudit(
   const where = buildWhere(filters);
   // One row more than asked tells whether another page exists without a count or an empty last page.
   const { rows } = await db.query<AuditRow>(
-    `SELECT ${SELECT_COLUMNS} FROM audit_log ${where.sql} ORDER BY seq LIMIT $${where.params.length + 1}`,
+    `SELECT ${SELECT_COLUMNS} FROM audit_log ${where.sql} ORDER BY seq ${filters.order === 'desc' ? 'DESC' : 'ASC'} LIMIT $${where.params.length + 1}`,
     [...where.params, limit + 1],
   );
   const entries = rows.slice(0, limit).map(toEntry);

@@ -49,6 +49,7 @@ export function auditRouter(deps: { pool: Pool; evidence: AuditEvidence }): Rout
       outcome: optional(req.query.outcome, 'outcome'),
       limit: optionalInt(req.query.limit, 'limit', 1, 1000),
       afterSeq: optionalInt(req.query.cursor, 'cursor', 0, Number.MAX_SAFE_INTEGER),
+      order: req.query.order === 'desc' ? 'desc' : 'asc',
     });
     res.json({ items: result.entries, nextCursor: result.nextCursor === null ? null : String(result.nextCursor) });
   });

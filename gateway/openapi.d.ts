@@ -1956,6 +1956,8 @@ export interface operations {
                 limit?: number;
                 /** @description nextCursor of the previous page */
                 cursor?: string;
+                /** @description asc: oldest first (the default, for reading the trail through); desc: newest first */
+                order?: "asc" | "desc";
             };
             header?: never;
             path?: never;

@@ -26,7 +26,7 @@ export function AuditPage() {
   const t = useT();
   const lang = useLang();
   const [filters, setFilters] = useState<{ department?: string; action?: string; target?: string; from?: string; to?: string }>({});
-  const list = useLoad(() => get<{ items: AuditEntry[] }>(`/v1/audit${qs({ ...filters, limit: 200 })}`).then((r) => r.items), [JSON.stringify(filters)]);
+  const list = useLoad(() => get<{ items: AuditEntry[] }>(`/v1/audit${qs({ ...filters, limit: 200, order: 'desc' })}`).then((r) => r.items), [JSON.stringify(filters)]);
   const [verification, setVerification] = useState<Verification | null>(null);
   const [verifyError, setVerifyError] = useState<unknown>(null);
   const [verifying, setVerifying] = useState(false);

@@ -177,6 +177,16 @@ describe('the audit trail over HTTP', () => {
     expect((await api('/v1/audit', { key: consumer })).status).toBe(403);
   });
 
+  it('pages newest first when asked, the cursor continuing downwards', async () => {
+    const first = await api('/v1/audit?order=desc&limit=3', { key: admin });
+    expect(first.status).toBe(200);
+    const seqs = first.body.items.map((e: { seq: number }) => Number(e.seq));
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    const next = await api(`/v1/audit?order=desc&limit=3&cursor=${first.body.nextCursor}`, { key: admin });
+    expect(Number(next.body.items[0].seq)).toBeLessThan(seqs[seqs.length - 1]);
+    expect((await api('/v1/audit?order=sideways', { key: admin })).status).toBe(400);
+  });
+
   it('filters by a target and a time written as people write them, with an unencoded ":"', async () => {
     const since = new Date(Date.now() - 3600_000).toISOString();
     const res = await api(`/v1/audit?target=dataset:population.residents&from=${since}&limit=5`, { key: admin });
