@@ -42,9 +42,9 @@ export interface ConnectTestStack extends TestStack {
   dropTopicsOnClose: (...topics: string[]) => void;
 }
 
-export async function startConnectTestStack(label: string): Promise<ConnectTestStack> {
+export async function startConnectTestStack(label: string, extraEnv: Record<string, string> = {}): Promise<ConnectTestStack> {
   const fileRoot = fs.mkdtempSync(path.join(os.tmpdir(), `govx-connect-${label}-`));
-  const env = { GOVX_CONNECT_FILE_ROOT: fileRoot, GOVX_CONNECT_POLL_MS: '200', GOVX_CONNECT_WORKER: 'false' };
+  const env = { GOVX_CONNECT_FILE_ROOT: fileRoot, GOVX_CONNECT_POLL_MS: '200', GOVX_CONNECT_WORKER: 'false', ...extraEnv };
   const stack = await startTestStack(env);
   const prefix = `${label}-${crypto.randomBytes(3).toString('hex')}-`;
   const admin = await stack.key('info-office', 'admin');
