@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { promisify } from 'node:util';
 import type { GovxConfig } from './config';
 import { GovxError, UnavailableError } from './errors';
-import { kafkaSecurity } from './kafka';
+import { type KafkaClientConfig, kafkaSecurity } from './kafka';
 import type { Logger } from './logger';
 import { projectPath } from './paths';
 
@@ -27,20 +27,7 @@ export interface ScramCredentialStore {
   close(): Promise<void>;
 }
 
-export type ScramToolConfig = Pick<
-  GovxConfig,
-  | 'kafkaBrokers'
-  | 'kafkaClientId'
-  | 'kafkaSaslMechanism'
-  | 'kafkaUsername'
-  | 'kafkaPassword'
-  | 'kafkaPasswordFile'
-  | 'kafkaCaFile'
-  | 'kafkaCertFile'
-  | 'kafkaKeyFile'
-  | 'kafkaLibsDir'
-  | 'kafkaToolsDir'
->;
+export type ScramToolConfig = KafkaClientConfig & Pick<GovxConfig, 'kafkaLibsDir' | 'kafkaToolsDir'>;
 
 const TOOL_CLASS = 'GovxScramCredentials';
 const USERNAME = /^[A-Za-z0-9._-]{1,200}$/;

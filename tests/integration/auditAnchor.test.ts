@@ -1,10 +1,10 @@
+import { govx } from '../support/cli';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { appendAudit, type AuditHashedFields, computeAuditHash, GENESIS_HASH, listAudit } from '../../catalog/audit';
-import { main } from '../../cli/index';
 import { createPool, type Pool, withTransaction } from '../../lib/db';
 import { httpJson, startTestStack, type TestStack } from '../support/stack';
 
@@ -37,23 +37,6 @@ async function asSuperuser(sql: string): Promise<void> {
   }
 }
 
-/** `govx ...args` in this process, with what it printed and the exit code it set. */
-async function govx(...args: string[]): Promise<{ out: string; exitCode: number }> {
-  const chunks: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  const before = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'govx', ...args]);
-    return { out: chunks.join(''), exitCode: Number(process.exitCode ?? 0) };
-  } finally {
-    write.mockRestore();
-    process.exitCode = before;
-  }
-}
 
 /** A database and a checkpoint topic of its own, with the seed catalog's entries and a checkpoint file. */
 async function installation(): Promise<{ pool: Pool; file: string }> {

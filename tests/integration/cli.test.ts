@@ -1,10 +1,10 @@
+import { govx } from '../support/cli';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import YAML from 'yaml';
-import { main } from '../../cli';
 import { getDataset } from '../../catalog/datasets';
 import { type Pool, createPool, withTransaction } from '../../lib/db';
 
@@ -26,23 +26,6 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Runs `govx ...args` and returns what it printed and the exit code it set. */
-async function govx(...args: string[]): Promise<{ out: string; exitCode: number }> {
-  const chunks: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  const before = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'govx', ...args]);
-    return { out: chunks.join(''), exitCode: Number(process.exitCode ?? 0) };
-  } finally {
-    write.mockRestore();
-    process.exitCode = before;
-  }
-}
 
 const SEED = ['population.residents', 'legal-entity.registry', 'geospatial.buildings', 'population.criminal-records'];
 

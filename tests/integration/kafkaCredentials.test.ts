@@ -1,4 +1,4 @@
-import { main } from '../../cli';
+import { govx } from '../support/cli';
 import { departmentKafka, httpJson, startTestStack, type TestStack } from '../support/stack';
 
 /**
@@ -45,23 +45,6 @@ async function auditOf(action: string): Promise<Array<{ actor_department: string
   return rows;
 }
 
-/** Runs `govx ...args` in process and returns what it printed. */
-async function govx(...args: string[]): Promise<{ out: string; exitCode: number }> {
-  const chunks: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  const before = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'govx', ...args]);
-    return { out: chunks.join(''), exitCode: Number(process.exitCode ?? 0) };
-  } finally {
-    write.mockRestore();
-    process.exitCode = before;
-  }
-}
 
 describe('Kafka credentials of a department', () => {
   const passwords: string[] = [];

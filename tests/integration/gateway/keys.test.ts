@@ -1,4 +1,4 @@
-import { main } from '../../../cli';
+import { govx } from '../../support/cli';
 import { httpJson, startTestStack, type TestStack } from '../../support/stack';
 
 /**
@@ -22,22 +22,6 @@ afterAll(async () => {
 const api = (path: string, init: Parameters<typeof httpJson>[1] = {}) => httpJson(`${stack.url}${path}`, init);
 const keyId = (key: string): string => key.split('_')[1]!;
 
-async function govx(...args: string[]): Promise<{ out: string; exitCode: number }> {
-  const chunks: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  const before = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'govx', ...args]);
-    return { out: chunks.join(''), exitCode: Number(process.exitCode ?? 0) };
-  } finally {
-    write.mockRestore();
-    process.exitCode = before;
-  }
-}
 
 describe('issuing keys over /v1/keys', () => {
   it('shows the secret once, and the new key works at once', async () => {
