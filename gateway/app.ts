@@ -14,6 +14,7 @@ import { loadOpenApiDocument, openApiRouter, requestValidation } from './apiSpec
 import type { GatewayMetrics } from '../lib/metrics';
 import { KeyAuthenticator, authenticate, sessionLookup } from './middleware/auth';
 import { consoleRouter } from './consoleRoutes';
+import { deadLetterRouter } from './deadLetterRoutes';
 import { departmentRouter } from './departmentRoutes';
 import { publicSessionRouter, sessionRouter } from './sessionRoutes';
 import { errorHandler, notFoundRoute } from './middleware/errors';
@@ -139,6 +140,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   // The publish route reads its own body (bytes, depth-checked, fingerprinted); everything after is validated against the spec.
   app.use(requestValidation(openApi, { maxBodyBytes: Math.min(deps.config.maxBodyBytes, 4 * 1024 * 1024), maxJsonDepth: deps.config.maxJsonDepth }));
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
+  app.use(deadLetterRouter({ pool: deps.pool, kafka: deps.kafka.port }));
   app.use(auditRouter({ pool: deps.pool, evidence }));
   app.use(
     subscriptionRouter({
