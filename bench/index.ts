@@ -44,10 +44,16 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
     const sink = await benchSink(rows);
     print(JSON.stringify({ bench: 'connectors', loadAverage: { before: load, after: loadavg() }, source, sink }, null, 2));
     print(`load average ${load} → ${loadavg()}`);
-    print('| connector | rows | govx rows/s | best raw rows/s | ratio | raw arms (rows/s) |');
-    print('| --- | ---: | ---: | ---: | ---: | --- |');
-    print(`| postgres-source (vs raw acks=all produce) | ${source.rows} | ${source.sourceRowsPerSecond} | ${source.rawProduceRowsPerSecond} | ${source.ratio} | ${source.rawArms.map((a) => `${a.name}: ${a.rowsPerSecond}`).join('; ')} |`);
-    for (const m of sink.modes) print(`| postgres-sink, ${m.mode} (vs raw COPY) | ${sink.rows} | ${m.rowsPerSecond} | ${sink.rawCopyRowsPerSecond} | ${m.ratio} | COPY: ${sink.rawCopyRounds.join(' / ')} |`);
+    print('| connector | rows | govx rows/s | best raw rows/s | ratio | start-up s | steady rows/s (ratio) | govx CPU s | raw arms (rows/s) |');
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    print(
+      `| postgres-source (vs raw acks=all produce) | ${source.rows} | ${source.sourceRowsPerSecond} | ${source.rawProduceRowsPerSecond} | ${source.ratio} | ${source.firstRecordsSeconds} | ${source.steadyRowsPerSecond} (${source.steadyRatio}) | ${source.sourceCpuSeconds} | ${source.rawArms.map((a) => `${a.name}: ${a.rowsPerSecond}`).join('; ')} |`,
+    );
+    for (const m of sink.modes) {
+      print(
+        `| postgres-sink, ${m.mode} (vs raw COPY) | ${sink.rows} | ${m.rowsPerSecond} | ${sink.rawCopyRowsPerSecond} | ${m.ratio} | ${m.firstRowSeconds} | ${m.steadyRowsPerSecond} (${m.steadyRatio}) | ${m.cpuSeconds} | COPY: ${sink.rawCopyRounds.join(' / ')} |`,
+      );
+    }
   },
 };
 
