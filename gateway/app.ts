@@ -19,6 +19,7 @@ import { departmentRouter } from './departmentRoutes';
 import { publicSessionRouter, sessionRouter } from './sessionRoutes';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
+import { LargeBodyGate } from './middleware/largeBodies';
 import { requestId } from './middleware/requestId';
 import { recordDenials, routeLabel } from './middleware/denials';
 import { checkRequestText } from './middleware/textHygiene';
@@ -123,6 +124,12 @@ export function createApp(deps: AppDeps): GatewayApp {
       idempotency: new IdempotencyStore(deps.pool, {
         ttlSeconds: deps.config.idempotencyTtlSeconds,
         leaseMs: 2 * deps.config.kafkaRequestTimeoutMs + 30_000,
+      }),
+      largeBodies: new LargeBodyGate({
+        thresholdBytes: deps.config.largeBodyBytes,
+        budgetBytes: deps.config.largeBodyBudgetBytes,
+        maxWaiting: deps.config.largeBodyQueue,
+        maxWaitMs: deps.config.largeBodyWaitMs,
       }),
       rateLimiter: new DepartmentRateLimiter(
         { requestsPerSec: deps.config.rateLimitRequestsPerSec, recordsPerSec: deps.config.rateLimitRecordsPerSec },

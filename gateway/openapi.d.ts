@@ -212,7 +212,9 @@ export interface paths {
          *     The body is checked by the publish path itself, not by the schema below: its records are free-form
          *     until the dataset's Avro schema judges them, one by one. Limits: body size (413), records per
          *     request (413), JSON nesting depth (400 `request.too_deep`), string length per value (a per-record
-         *     error with rule `max-length`). Per-department rate limits answer 429 `rate_limited` with Retry-After.
+         *     error with rule `max-length`). Per-department rate limits answer 429 `rate_limited` with Retry-After;
+         *     a gateway process already working on its budget of large bodies (`GOVX_LARGE_BODY_BUDGET_BYTES`),
+         *     whose short queue is full, answers 429 `publish.busy` with Retry-After before reading the body.
          *     Kafka unavailable: 503 `kafka.unavailable` with Retry-After; nothing answered 200 is ever lost.
          */
         post: operations["publishRecords"];
