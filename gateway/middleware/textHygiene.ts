@@ -15,8 +15,22 @@ export const INVALID_TEXT = 'request.invalid_text';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
-/** Outside strings JSON has no NUL or surrogate; inside, only as escapes. Their absence skips the full scan. */
-const SUSPECT_ESCAPE = /\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/;
+const BACKSLASH_U = Buffer.from('\\u');
+const isHex = (c: number | undefined): boolean => c !== undefined && ((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66));
+
+/**
+ * Whether JSON bytes hold an escape that may decode to a NUL or a surrogate (`\u0000`, `\uD800`–`\uDFFF`):
+ * outside strings JSON has neither, inside only as escapes, so their absence skips the walk of the parsed
+ * value. Searched in the bytes, without a copy of the body as text.
+ */
+export function hasSuspectEscape(raw: Buffer): boolean {
+  for (let at = raw.indexOf(BACKSLASH_U); at >= 0; at = raw.indexOf(BACKSLASH_U, at + 2)) {
+    const [a, b, c, d] = [raw[at + 2], raw[at + 3], raw[at + 4], raw[at + 5]];
+    if (a === 0x30 && b === 0x30 && c === 0x30 && d === 0x30) return true;
+    if ((a === 0x64 || a === 0x44) && b !== undefined && ((b >= 0x38 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x66)) && isHex(c) && isHex(d)) return true;
+  }
+  return false;
+}
 
 /** Headers whose values govx reads; any other header is passed through unread. */
 const READ_HEADERS = ['authorization', 'if-match', 'idempotency-key', 'last-event-id', 'content-type', 'x-request-id'];
@@ -67,7 +81,7 @@ export function assertCleanJsonBytes(raw: Buffer): void {
 
 /** Throws request.invalid_text for a NUL or lone surrogate in `parsed`; `raw`, its bytes, lets a clean body skip the walk. */
 export function assertCleanJson(parsed: unknown, raw?: Buffer, root = 'body'): void {
-  if (raw !== undefined && !SUSPECT_ESCAPE.test(raw.toString('latin1'))) return;
+  if (raw !== undefined && !hasSuspectEscape(raw)) return;
   const bad = findInvalidText(parsed, root);
   if (bad) throw invalidText(bad.path, bad.problem);
 }
