@@ -15,19 +15,18 @@ export const INVALID_TEXT = 'request.invalid_text';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const BACKSLASH_U = Buffer.from('\\u');
-const isHex = (c: number | undefined): boolean => c !== undefined && ((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66));
+const isHex = (c: number | undefined): boolean => c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
+const isSurrogateSecond = (c: number | undefined): boolean => c === 0x38 || c === 0x39 || (c !== undefined && ((c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)));
 
 /**
- * Whether JSON bytes hold an escape that may decode to a NUL or a surrogate (`\u0000`, `\uD800`–`\uDFFF`):
- * outside strings JSON has neither, inside only as escapes, so their absence skips the walk of the parsed
- * value. Searched in the bytes, without a copy of the body as text.
+ * Outside strings JSON has no NUL or surrogate; inside, only as escapes (`\u0000`, `\uD800`–`\uDFFF`). Their
+ * absence skips the full scan. Searched in the bytes (memchr-fast, no copy of the body as a string).
  */
 export function hasSuspectEscape(raw: Buffer): boolean {
-  for (let at = raw.indexOf(BACKSLASH_U); at >= 0; at = raw.indexOf(BACKSLASH_U, at + 2)) {
-    const [a, b, c, d] = [raw[at + 2], raw[at + 3], raw[at + 4], raw[at + 5]];
-    if (a === 0x30 && b === 0x30 && c === 0x30 && d === 0x30) return true;
-    if ((a === 0x64 || a === 0x44) && b !== undefined && ((b >= 0x38 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x66)) && isHex(c) && isHex(d)) return true;
+  for (let i = raw.indexOf('\\u'); i !== -1; i = raw.indexOf('\\u', i + 2)) {
+    const a = raw[i + 2];
+    if (a === 0x30 && raw[i + 3] === 0x30 && raw[i + 4] === 0x30 && raw[i + 5] === 0x30) return true;
+    if ((a === 0x64 || a === 0x44) && isSurrogateSecond(raw[i + 3]) && isHex(raw[i + 4]) && isHex(raw[i + 5])) return true;
   }
   return false;
 }
