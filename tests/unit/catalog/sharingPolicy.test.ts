@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CatalogField } from '../../../catalog/datasets';
 import {
+  HmacSha256,
   Masker,
   deriveShareSchema,
   isSensitive,
@@ -175,6 +176,18 @@ describe('schema changes under an approval', () => {
     expect(schemaChangeNeedsApproval(granted, { ...none, removed: ['name'] }, fields, 3)).toBe('schema version 3 changes approved field(s) name');
     expect(schemaChangeNeedsApproval(granted, { ...none, retyped: [{ field: 'birth_date', from: 'string', to: 'int(date)' }] }, fields, 3)).toContain('birth_date');
     expect(schemaChangeNeedsApproval(granted, { ...none, added: ['phone'] }, fields, 4)).toBe('schema version 4 adds sensitive field(s) phone');
+  });
+});
+
+describe('the keyed hash', () => {
+  it('is HMAC-SHA256 exactly, for keys shorter and longer than a block and any message', () => {
+    for (const keyBytes of [16, 32, 64, 65, 200]) {
+      const key = crypto.randomBytes(keyBytes);
+      const hmac = new HmacSha256(key);
+      for (const message of ['', 'a', '110105194912310021', '张三丰', 'x'.repeat(1000)]) {
+        expect(hmac.hex(message)).toBe(crypto.createHmac('sha256', key).update(message).digest('hex'));
+      }
+    }
   });
 });
 
