@@ -51,6 +51,11 @@ export interface ConnectorBenchResult {
   bestRawArm: string;
   /** CPU seconds of the bench process while the connector ran (the worker runs in it) */
   sourceCpuSeconds: number;
+  /** from the worker's start to the first records counted out (worker start, lock, first read and publish) */
+  firstRecordsSeconds: number;
+  /** rows/s from the first records counted out to the last (start-up left out), and its ratio to the best raw arm */
+  steadyRowsPerSecond: number;
+  steadyRatio: number;
   /** records in the dataset topic at the end: the rows, exactly once */
   inKafka: number;
 }
@@ -154,16 +159,23 @@ export async function benchConnectors(rows = 20_000): Promise<ConnectorBenchResu
     const started = process.hrtime.bigint();
     const cpu0 = selfCpuSeconds();
     const worker = await ConnectWorker.start(config, log);
+    let first: { at: bigint; rows: number } | null = null;
+    let ended = started;
     try {
       for (;;) {
         const { rows: s } = await pool.query<{ records_out: string; last_error: string | null }>('SELECT records_out, last_error FROM connector_status WHERE name = $1', [name]);
-        if (Number(s[0]!.records_out) >= rows) break;
-        await new Promise((r) => setTimeout(r, 50));
+        const out = Number(s[0]?.records_out ?? 0);
+        if (out > 0 && !first) first = { at: process.hrtime.bigint(), rows: out };
+        if (out >= rows) break;
+        await new Promise((r) => setTimeout(r, 20));
       }
+      ended = process.hrtime.bigint();
     } finally {
       await worker.close();
     }
-    const sourceSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const sourceSeconds = Number(ended - started) / 1e9;
+    const steadySeconds = Number(ended - first!.at) / 1e9;
+    const steadyRowsPerSecond = steadySeconds > 0 ? Math.round((rows - first!.rows) / steadySeconds) : 0;
     const sourceCpu = round2(selfCpuSeconds() - cpu0);
     const cleanup = kafka.admin();
     await cleanup.connect();
@@ -183,6 +195,9 @@ export async function benchConnectors(rows = 20_000): Promise<ConnectorBenchResu
       rawArms: raw,
       bestRawArm: bestRaw.name,
       sourceCpuSeconds: sourceCpu,
+      firstRecordsSeconds: round2(Number(first!.at - started) / 1e9),
+      steadyRowsPerSecond,
+      steadyRatio: Number((steadyRowsPerSecond / (rows / rawSeconds)).toFixed(3)),
       inKafka: inTopic,
     };
   } finally {

@@ -32,7 +32,18 @@ export interface SinkBenchResult {
   ratio: number;
   rawCopyRounds: number[];
   /** insert (append) and upsert (by key), each against the same raw COPY */
-  modes: Array<{ mode: 'insert' | 'upsert'; rowsPerSecond: number; ratio: number; cpuSeconds: number; rowsInTable: number }>;
+  modes: Array<{
+    mode: 'insert' | 'upsert';
+    rowsPerSecond: number;
+    ratio: number;
+    cpuSeconds: number;
+    rowsInTable: number;
+    /** from the worker's start to the first rows committed in the table (worker start, group join, table creation) */
+    firstRowSeconds: number;
+    /** rows/s from the first rows committed to the last (start-up left out), and its ratio to raw COPY */
+    steadyRowsPerSecond: number;
+    steadyRatio: number;
+  }>;
 }
 
 const url = (base: string, db: string): string => {
@@ -132,19 +143,35 @@ export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
       const started = process.hrtime.bigint();
       const cpu0 = selfCpuSeconds();
       worker = await ConnectWorker.start(config, log, { accepts: (d) => d.name === name });
+      let first: { at: bigint; rows: number } | null = null;
       for (;;) {
         const exists = (await target.query(`SELECT to_regclass('${table}') AS t`)).rows[0].t;
-        if (exists && Number((await target.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n) >= rows) break;
-        await new Promise((r) => setTimeout(r, 50));
+        const n = exists ? Number((await target.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n) : 0;
+        if (n > 0 && !first) first = { at: process.hrtime.bigint(), rows: n };
+        if (n >= rows) break;
+        await new Promise((r) => setTimeout(r, 20));
       }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const ended = process.hrtime.bigint();
+      const seconds = Number(ended - started) / 1e9;
+      const firstRowSeconds = Number(first!.at - started) / 1e9;
+      const steadySeconds = Number(ended - first!.at) / 1e9;
+      const steadyRowsPerSecond = steadySeconds > 0 ? Math.round((rows - first!.rows) / steadySeconds) : 0;
       const cpuSeconds = round2(selfCpuSeconds() - cpu0);
       await worker.close();
       worker = null;
       // correctness: every row in the table once (one row per Kafka record, by its partition and offset)
       const check = (await target.query(`SELECT count(*)::int AS n, count(DISTINCT (_govx_partition, _govx_offset))::int AS d FROM ${table}`)).rows[0] as { n: number; d: number };
       if (check.n !== rows || check.d !== rows) throw new Error(`postgres-sink (${mode}): ${check.n} rows, ${check.d} distinct records, expected ${rows}`);
-      modes.push({ mode, rowsPerSecond: Math.round(rows / seconds), ratio: Math.round((rawSeconds / seconds) * 1000) / 1000, cpuSeconds, rowsInTable: check.n });
+      modes.push({
+        mode,
+        rowsPerSecond: Math.round(rows / seconds),
+        ratio: Math.round((rawSeconds / seconds) * 1000) / 1000,
+        cpuSeconds,
+        rowsInTable: check.n,
+        firstRowSeconds: Math.round(firstRowSeconds * 100) / 100,
+        steadyRowsPerSecond,
+        steadyRatio: Math.round((steadyRowsPerSecond / (rows / rawSeconds)) * 1000) / 1000,
+      });
     }
     const sinkSeconds = rows / modes.find((m) => m.mode === 'upsert')!.rowsPerSecond;
     return {

@@ -200,6 +200,31 @@ export async function authenticateKey(db: Pool | PoolClient, presented: string, 
   };
 }
 
+/**
+ * Adds one request to `keyId`'s shared one-second window and returns the window. Console sessions count
+ * here under their principal's key id (the key a session signed in with, or `user:<subject>` for single
+ * sign-on), so a browser session spends the same budget as the key it stands for.
+ */
+export async function countKeyRequest(db: Pool | PoolClient, keyId: string): Promise<RequestWindow> {
+  const { rows } = await db.query<{ current: number; previous: number; elapsed: number }>(
+    `WITH clock AS (
+       SELECT extract(epoch FROM clock_timestamp())::float8 AS t
+     ), bump AS (
+       INSERT INTO rate_limit_windows AS w (key_id, window_start, count)
+       SELECT $1, floor(clock.t)::bigint, 1 FROM clock
+       ON CONFLICT (key_id, window_start) DO UPDATE SET count = w.count + 1
+       RETURNING w.window_start, w.count
+     )
+     SELECT bump.count AS current,
+            coalesce((SELECT p.count FROM rate_limit_windows p WHERE p.key_id = $1 AND p.window_start = bump.window_start - 1), 0) AS previous,
+            (SELECT t - floor(t) FROM clock) AS elapsed
+       FROM bump`,
+    [keyId],
+  );
+  const row = rows[0]!;
+  return { current: Number(row.current), previous: Number(row.previous), elapsed: Number(row.elapsed) };
+}
+
 /** Forgets request windows older than a minute; any gateway may run it. */
 export async function pruneRequestWindows(db: Pool | PoolClient): Promise<void> {
   await db.query('DELETE FROM rate_limit_windows WHERE window_start < floor(extract(epoch FROM clock_timestamp()))::bigint - 60');

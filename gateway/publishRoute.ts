@@ -5,6 +5,7 @@ import { errorBody } from './middleware/errors';
 import type { components } from './openapi';
 import type { DepartmentRateLimiter } from './middleware/rateLimit';
 import { assertJsonDepth, decodeRecords, parseJsonBody } from './publishBody';
+import { admitLargeBody, type LargeBodyGate } from './middleware/largeBodies';
 import { assertCleanJson, assertCleanJsonBytes } from './middleware/textHygiene';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
 import { authorizePublisher, type PublishDeps, publishRecords } from '../publish/pipeline';
@@ -15,6 +16,8 @@ export interface PublishRouteDeps extends PublishDeps {
   maxJsonDepth: number;
   idempotency: IdempotencyStore;
   rateLimiter: DepartmentRateLimiter;
+  /** How many bytes of large bodies this process works on at once (429 publish.busy beyond its queue). */
+  largeBodies: LargeBodyGate;
 }
 
 type PublishResult = components['schemas']['PublishResult'];
@@ -51,9 +54,12 @@ export function publishRouter(deps: PublishRouteDeps): Router {
       // Over its request rate, a department is refused before its body is read.
       deps.rateLimiter.take(principalOf(res).department, 'requests');
       const type = mediaType(req);
-      if (type === NDJSON || type === JSON_TYPE || type === '') rawBody(req, res, next);
+      if (type === NDJSON || type === JSON_TYPE || type === '') next();
       else next(new GovxError(415, 'request.unsupported_media_type', `send application/json or application/x-ndjson, not ${type}`));
     },
+    // Then, before its body is read, a large one waits for room in this process's budget of large bodies.
+    admitLargeBody(deps.largeBodies, deps.maxBodyBytes, (res) => deps.metrics.rateLimited.inc({ department: principalOf(res).department, limit: 'large-bodies' })),
+    rawBody,
     async (req: Request, res: Response) => {
       const principal = principalOf(res);
       const datasetId = String(req.params.id);

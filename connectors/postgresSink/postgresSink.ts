@@ -145,6 +145,39 @@ function castFromText(kind: ColumnKind, column: string): string {
   return `${column}::${kind}`;
 }
 
+interface CopyColumn {
+  name: string;
+  kind: ColumnKind;
+  value: (r: SinkRecord) => unknown;
+}
+
+const COPY_CHUNK_ROWS = 1000;
+
+/** CSV text of the records, a thousand rows at a time, so a large batch is never one huge string. */
+function* csvRows(columns: CopyColumn[], records: SinkRecord[]): Generator<string> {
+  for (let i = 0; i < records.length; i += COPY_CHUNK_ROWS) {
+    let text = '';
+    const end = Math.min(records.length, i + COPY_CHUNK_ROWS);
+    for (let j = i; j < end; j++) {
+      const r = records[j]!;
+      for (let c = 0; c < columns.length; c++) text += (c ? ',' : '') + csvCell(columns[c]!.kind, columns[c]!.value(r));
+      text += '\n';
+    }
+    yield text;
+  }
+}
+
+async function copyRows(client: pg.PoolClient, sql: string, columns: CopyColumn[], records: SinkRecord[]): Promise<void> {
+  await pipeline(Readable.from(csvRows(columns, records)), client.query(copyFrom(sql)));
+}
+
+/** Upserts keep each key's last record: the final state is the same. */
+function lastPerKey(records: SinkRecord[]): SinkRecord[] {
+  const last = new Map<string | null, SinkRecord>();
+  for (const r of records) last.set(r.key, r);
+  return [...last.values()];
+}
+
 /** PostgreSQL errors caused by one record's data (22xxx data exceptions, 23xxx constraint violations, PostGIS XX000 parse errors). */
 function isRecordError(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
@@ -228,110 +261,102 @@ export class PostgresSinkWriter implements SinkWriter {
   }
 
   async write(records: SinkRecord[]): Promise<SinkWriteResult> {
+    if (records.length === 0) return { failed: [] };
     const client = await this.target!.connect();
     try {
-      await client.query('BEGIN');
-      const fresh = await this.unseen(client, records);
-      const failed: SinkWriteResult['failed'] = [];
-      if (await this.tryBulk(client, fresh.map((f) => f.record))) {
-        await this.saveOffsets(client, records);
-        await client.query('COMMIT');
-        return { failed };
-      }
-      for (const { index, record } of fresh) {
-        await client.query('SAVEPOINT rec');
+      const fresh = await this.begin(client, records);
+      if (this.bulkable(fresh.map((f) => f.record))) {
         try {
-          await this.apply(client, record);
-          await client.query('RELEASE SAVEPOINT rec');
+          await this.writeBulk(client, this.opts.insertMode === 'upsert' ? lastPerKey(fresh.map((f) => f.record)) : fresh.map((f) => f.record));
+          await this.commitWithOffsets(client, records);
+          return { failed: [] };
         } catch (err) {
-          await client.query('ROLLBACK TO SAVEPOINT rec');
+          await this.rollback(client);
           if (err instanceof SinkSetupError || !isRecordError(err)) throw err;
-          failed.push({ index, errorClass: `postgres:${(err as { code?: string }).code ?? 'error'}`, message: describeDatabaseError(err) });
+          // a record the target refuses: write the batch again, record by record, to find it
+          return await this.writeRecordByRecord(client, records);
         }
       }
-      await this.saveOffsets(client, records);
-      await client.query('COMMIT');
-      return { failed };
+      return await this.writeRecordByRecord(client, records, fresh);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await this.rollback(client);
       throw sanitizeDatabaseError(err);
     } finally {
       client.release();
     }
   }
 
-  /** Records at or past the committed position of their partition (the rest were written before a crash). */
-  private async unseen(client: pg.PoolClient, records: SinkRecord[]): Promise<Array<{ index: number; record: SinkRecord }>> {
-    const parts = [...new Set(records.map((r) => `${r.topic}\u0000${r.partition}`))];
-    const next = new Map<string, bigint>();
-    for (const p of parts) {
-      const [topic, partition] = p.split('\u0000') as [string, string];
-      const { rows } = await client.query<{ next_offset: string }>(
-        'SELECT next_offset FROM govx_sink_offsets WHERE connector = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
-        [this.opts.connector, topic, Number(partition)],
-      );
-      if (rows[0]) next.set(p, BigInt(rows[0].next_offset));
+  /** A table or column created in a rolled-back transaction is gone again: check afresh next time. */
+  private async rollback(client: pg.PoolClient): Promise<void> {
+    this.ensured.clear();
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
+
+  /** The slow path: each record in its own savepoint, so one the target refuses is reported and the others are written. */
+  private async writeRecordByRecord(client: pg.PoolClient, records: SinkRecord[], begun?: Array<{ index: number; record: SinkRecord }>): Promise<SinkWriteResult> {
+    const fresh = begun ?? (await this.begin(client, records));
+    const failed: SinkWriteResult['failed'] = [];
+    for (const { index, record } of fresh) {
+      await client.query('SAVEPOINT rec');
+      try {
+        await this.apply(client, record);
+        await client.query('RELEASE SAVEPOINT rec');
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT rec');
+        if (err instanceof SinkSetupError || !isRecordError(err)) throw err;
+        failed.push({ index, errorClass: `postgres:${(err as { code?: string }).code ?? 'error'}`, message: describeDatabaseError(err) });
+      }
     }
+    await this.commitWithOffsets(client, records);
+    return { failed };
+  }
+
+  /**
+   * Opens the transaction and locks the committed position of every partition in the batch (one round trip);
+   * returns the records at or past it — the rest were written before a crash and are skipped.
+   */
+  private async begin(client: pg.PoolClient, records: SinkRecord[]): Promise<Array<{ index: number; record: SinkRecord }>> {
+    const parts = new Map<string, { topic: string; partition: number }>();
+    for (const r of records) parts.set(`${r.topic}\u0000${r.partition}`, { topic: r.topic, partition: r.partition });
+    const keys = [...parts.values()].map((p) => `(${pg.escapeLiteral(p.topic)}, ${Number(p.partition)})`).join(', ');
+    const results = (await client.query(
+      `BEGIN; SELECT topic, partition, next_offset FROM govx_sink_offsets WHERE connector = ${pg.escapeLiteral(this.opts.connector)} AND (topic, partition) IN (${keys}) FOR UPDATE`,
+    )) as unknown as pg.QueryResult<{ topic: string; partition: number; next_offset: string }>[];
+    const next = new Map<string, bigint>();
+    for (const row of results[1]!.rows) next.set(`${row.topic}\u0000${row.partition}`, BigInt(row.next_offset));
     return records
       .map((record, index) => ({ index, record }))
       .filter(({ record }) => BigInt(record.offset) >= (next.get(`${record.topic}\u0000${record.partition}`) ?? -1n));
   }
 
-  private async saveOffsets(client: pg.PoolClient, records: SinkRecord[]): Promise<void> {
+  /** Stores the next offset of every partition in the batch and commits, in one round trip. */
+  private async commitWithOffsets(client: pg.PoolClient, records: SinkRecord[]): Promise<void> {
     const last = new Map<string, SinkRecord>();
     for (const r of records) {
       const k = `${r.topic}\u0000${r.partition}`;
       const seen = last.get(k);
       if (!seen || BigInt(r.offset) > BigInt(seen.offset)) last.set(k, r);
     }
-    for (const r of last.values()) {
-      await client.query(
-        `INSERT INTO govx_sink_offsets (connector, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = greatest(govx_sink_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`,
-        [this.opts.connector, r.topic, r.partition, (BigInt(r.offset) + 1n).toString()],
-      );
-    }
+    const values = [...last.values()]
+      .map((r) => `(${pg.escapeLiteral(this.opts.connector)}, ${pg.escapeLiteral(r.topic)}, ${Number(r.partition)}, ${(BigInt(r.offset) + 1n).toString()})`)
+      .join(', ');
+    await client.query(
+      `INSERT INTO govx_sink_offsets (connector, topic, partition, next_offset) VALUES ${values}
+       ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = greatest(govx_sink_offsets.next_offset, EXCLUDED.next_offset), updated_at = now();
+       COMMIT`,
+    );
   }
 
-  /**
-   * The fast path: one multi-row statement per few hundred records, when they share one schema and hold
-   * no tombstone. Upserts keep each key's last record (the final state is the same). On a record error it
-   * rolls back and returns false, and the caller writes record by record to find the bad ones.
-   */
-  private async tryBulk(client: pg.PoolClient, records: SinkRecord[]): Promise<boolean> {
-    if (records.length < 2) return false;
-    const schemaId = records[0]!.schemaId;
-    if (records.some((r) => r.value === null || r.schemaId !== schemaId || r.topic !== records[0]!.topic)) return false;
-    let rows = records;
-    if (this.opts.insertMode === 'upsert') {
-      const lastByKey = new Map<string | null, SinkRecord>();
-      for (const r of records) lastByKey.set(r.key, r);
-      if (lastByKey.has(null)) return false;
-      rows = [...lastByKey.values()];
-    }
-    await client.query('SAVEPOINT bulk');
-    try {
-      for (let i = 0; i < rows.length; i += 500) await this.insertRows(client, rows.slice(i, i + 500));
-      await client.query('RELEASE SAVEPOINT bulk');
-      return true;
-    } catch (err) {
-      await client.query('ROLLBACK TO SAVEPOINT bulk');
-      if (err instanceof SinkSetupError || !isRecordError(err)) throw err;
-      return false;
-    }
+  /** Whether the fresh records can go in one bulk statement: one topic and schema, no tombstone, (upsert) every record keyed. */
+  private bulkable(records: SinkRecord[]): boolean {
+    if (records.length === 0) return false;
+    const { topic, schemaId } = records[0]!;
+    return records.every((r) => r.value !== null && r.schemaId === schemaId && r.topic === topic && (this.opts.insertMode !== 'upsert' || r.key !== null));
   }
 
-  /**
-   * Stages the rows with COPY (text only, so nothing is converted on the way in) into a temporary table and
-   * moves them with one INSERT … SELECT that casts each column (GeoJSON through PostGIS) and upserts.
-   * COPY is PostgreSQL's fast path; a row it cannot convert fails the statement and the caller falls back
-   * to writing row by row.
-   */
-  private async insertRows(client: pg.PoolClient, records: SinkRecord[]): Promise<void> {
-    const table = this.tableFor(records[0]!.topic);
-    const cols = await this.columnsFor(records[0]!.schemaId!);
-    await this.ensureTable(client, table, cols);
-    const columns: Array<{ name: string; kind: ColumnKind; value: (r: SinkRecord) => unknown }> = [
+  /** The columns a record fills: lineage first, then the schema's fields. */
+  private copyColumnsOf(cols: Column[]): CopyColumn[] {
+    return [
       { name: '_govx_key', kind: 'text', value: (r) => r.key },
       { name: '_govx_subscription', kind: 'text', value: (r) => r.headers['govx-subscription'] ?? this.opts.subscription },
       { name: '_govx_schema_id', kind: 'integer', value: (r) => r.schemaId },
@@ -342,11 +367,27 @@ export class PostgresSinkWriter implements SinkWriter {
       { name: '_govx_trace_id', kind: 'text', value: (r) => r.headers['govx-trace-id'] ?? null },
       ...cols.map((c) => ({ name: c.name, kind: c.kind, value: (r: SinkRecord) => (r.value as Record<string, unknown>)[c.field] })),
     ];
+  }
+
+  /**
+   * The fast path. Insert mode: COPY straight into the target — PostgreSQL's own input functions convert
+   * every column, and the offsets stored in the same transaction make a redelivered batch a no-op.
+   * Upsert mode, and a table with a geometry column (GeoJSON goes through PostGIS): COPY into a staging
+   * table and move the rows with one INSERT … SELECT. A record the target refuses fails the statement
+   * (a 22xxx/23xxx error) and the caller writes record by record to find it.
+   */
+  private async writeBulk(client: pg.PoolClient, records: SinkRecord[]): Promise<void> {
+    const table = this.tableFor(records[0]!.topic);
+    const cols = await this.columnsFor(records[0]!.schemaId!);
+    await this.ensureTable(client, table, cols);
+    const columns = this.copyColumnsOf(cols);
+    if (this.opts.insertMode === 'insert' && !cols.some((c) => c.kind === 'geometry')) {
+      await copyRows(client, `COPY ${qualifiedName(table)} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) FROM STDIN WITH (FORMAT csv)`, columns, records);
+      return;
+    }
     const stage = quoteIdent(`govx_stage_${columns.length}_${crypto.createHash('sha1').update(columns.map((c) => c.name).join(',')).digest('hex').slice(0, 12)}`);
-    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (${columns.map((_, i) => `c${i} text`).join(', ')}) ON COMMIT DELETE ROWS`);
-    await client.query(`TRUNCATE ${stage}`);
-    const csv = records.map((r) => columns.map((c) => csvCell(c.kind, c.value(r))).join(',')).join('\n');
-    await pipeline(Readable.from([csv]), client.query(copyFrom(`COPY ${stage} FROM STDIN WITH (FORMAT csv)`)));
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (${columns.map((_, i) => `c${i} text`).join(', ')}) ON COMMIT DELETE ROWS; TRUNCATE ${stage}`);
+    await copyRows(client, `COPY ${stage} FROM STDIN WITH (FORMAT csv)`, columns, records);
     const names = [...columns.map((c) => quoteIdent(c.name)), '"_govx_written_at"'];
     const select = [...columns.map((c, i) => castFromText(c.kind, `c${i}`)), 'now()'];
     let sql = `INSERT INTO ${qualifiedName(table)} (${names.join(', ')}) SELECT ${select.join(', ')} FROM ${stage}`;

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { authenticateKey, type Principal, pruneRequestWindows, type Role } from '../../catalog/keys';
+import { authenticateKey, countKeyRequest, type Principal, pruneRequestWindows, type RequestWindow, type Role } from '../../catalog/keys';
 import { type ConsoleSession, findSession } from '../../catalog/sessions';
 import type { Pool } from '../../lib/db';
 import { ForbiddenError, GovxError, UnauthenticatedError } from '../../lib/errors';
@@ -26,12 +26,25 @@ export class KeyAuthenticator {
     const check = await authenticateKey(this.pool, presented, { count: limit > 0 });
     if (!check) return null;
     if (!check.window) return { principal: check.principal, overLimit: false };
+    return { principal: check.principal, overLimit: this.judge(check.principal, check.window) };
+  }
+
+  /**
+   * Counts a console session's request against its principal's key id (the key it signed in with, or the
+   * single sign-on user's `user:<subject>`), so a session is held to the same rate as a key; true when over it.
+   */
+  async countSession(principal: Principal): Promise<boolean> {
+    if (this.opts.requestsPerSec <= 0) return false;
+    return this.judge(principal, await countKeyRequest(this.pool, principal.keyId));
+  }
+
+  private judge(principal: Principal, window: RequestWindow): boolean {
     this.pruneNowAndThen();
     // A sliding window over two fixed one-second windows: smooth at the boundary, exact enough for abuse.
-    const { current, previous, elapsed } = check.window;
-    const overLimit = previous * (1 - elapsed) + current > limit;
-    if (overLimit) this.opts.onLimited?.(check.principal);
-    return { principal: check.principal, overLimit };
+    const { current, previous, elapsed } = window;
+    const overLimit = previous * (1 - elapsed) + current > this.opts.requestsPerSec;
+    if (overLimit) this.opts.onLimited?.(principal);
+    return overLimit;
   }
 
   get requestsPerSec(): number {
@@ -118,21 +131,25 @@ export function authenticate(auth: KeyAuthenticator, sessions?: SessionLookup) {
         return;
       }
       sessions.find(sessionId).then(
-        (session) => {
+        async (session) => {
           if (!session) {
             next(new UnauthenticatedError('the console session has ended; sign in again', 'auth.session_expired'));
+            return;
+          }
+          res.locals.principal = session.principal;
+          // Counted before the CSRF check, as a key's denied requests are: every request of the session spends.
+          if (await auth.countSession(session.principal)) {
+            next(overKeyLimit(auth));
             return;
           }
           if (!SAFE_METHODS.has(req.method) && !sameToken(req.get(CSRF_HEADER) ?? '', session.csrfToken)) {
             next(new ForbiddenError('this request needs the session\'s CSRF token in X-CSRF-Token', 'auth.csrf'));
             return;
           }
-          res.locals.principal = session.principal;
           res.locals.session = session;
           next();
         },
-        (err: unknown) => next(err),
-      );
+      ).catch((err: unknown) => next(err));
       return;
     }
     auth.authenticate(creds.key).then(
@@ -144,12 +161,7 @@ export function authenticate(auth: KeyAuthenticator, sessions?: SessionLookup) {
         }
         res.locals.principal = check.principal;
         if (check.overLimit) {
-          next(
-            new GovxError(429, 'rate_limited', `this API key is over its limit of ${auth.requestsPerSec} requests a second; retry after 1 s`, {
-              details: { limit: 'key-requests', perSecond: auth.requestsPerSec },
-              headers: { 'Retry-After': '1' },
-            }),
-          );
+          next(overKeyLimit(auth));
           return;
         }
         next();
@@ -157,6 +169,13 @@ export function authenticate(auth: KeyAuthenticator, sessions?: SessionLookup) {
       (err: unknown) => next(err),
     );
   };
+}
+
+function overKeyLimit(auth: KeyAuthenticator): GovxError {
+  return new GovxError(429, 'rate_limited', `this API key is over its limit of ${auth.requestsPerSec} requests a second; retry after 1 s`, {
+    details: { limit: 'key-requests', perSecond: auth.requestsPerSec },
+    headers: { 'Retry-After': '1' },
+  });
 }
 
 export function requireRole(...roles: Role[]) {

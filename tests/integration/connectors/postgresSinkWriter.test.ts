@@ -26,11 +26,24 @@ const buildings = {
   ],
 };
 let schemaId: number;
+const permits = {
+  type: 'record',
+  name: 'Permit',
+  namespace: 'govx.test',
+  fields: [
+    { name: 'permit_no', type: 'string' },
+    { name: 'issued_on', type: { type: 'int', logicalType: 'date' } },
+    { name: 'fee', type: ['null', 'double'], default: null },
+    { name: 'remarks', type: ['null', 'string'], default: null },
+  ],
+};
+let permitSchemaId: number;
 
 beforeAll(async () => {
   govx = createPool(process.env.DATABASE_URL!, { max: 3 });
   await migrate(govx);
   schemaId = (await registerSchema(govx, `sink-test-${dbName}-value`, JSON.stringify(buildings))).id;
+  permitSchemaId = (await registerSchema(govx, `sink-permits-${dbName}-value`, JSON.stringify(permits))).id;
   const admin = new pg.Client({ connectionString: new URL('/postgres', process.env.DATABASE_URL!).toString() });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
@@ -127,6 +140,51 @@ describe('the PostgreSQL sink writer', () => {
       await w.write([{ ...r, offset: String(offset++) }]);
       const { rows } = await target.query(`SELECT height_m FROM planning_buildings WHERE feature_id = 'B7'`);
       expect(rows[0].height_m).toBe(31.5);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('appends in insert mode straight into the table (quotes, commas, empty strings and nulls intact), and a redelivered batch adds no row', async () => {
+    const w = writer({ connector: 'pg-sink-insert-test', insertMode: 'insert', tableNameFormat: 'permits_appended' });
+    await w.open();
+    const permit = (key: string, value: Record<string, unknown>, partition = 0): SinkRecord => ({ ...record(key, value, partition), schemaId: permitSchemaId });
+    try {
+      const batch = [
+        permit('P1', { permit_no: 'P1', issued_on: '2026-03-01', fee: 12.5, remarks: 'a "quoted", comma\nand a newline' }),
+        permit('P2', { permit_no: 'P2', issued_on: '2026-03-02', fee: null, remarks: '' }, 1),
+        permit('P1', { permit_no: 'P1', issued_on: '2026-03-03', fee: 1, remarks: null }),
+      ];
+      expect(await w.write(batch)).toEqual({ failed: [] });
+      expect(await w.write(batch)).toEqual({ failed: [] }); // a crash after COMMIT but before the Kafka commit re-delivers it
+      expect(await w.write([batch[2]!, permit('P3', { permit_no: 'P3', issued_on: '2026-03-04', fee: 3, remarks: 'x' }, 1)])).toEqual({ failed: [] });
+      const { rows } = await target.query(`SELECT permit_no, issued_on::text AS issued_on, fee, remarks, _govx_partition, _govx_schema_id FROM permits_appended ORDER BY _govx_offset`);
+      expect(rows).toEqual([
+        { permit_no: 'P1', issued_on: '2026-03-01', fee: 12.5, remarks: 'a "quoted", comma\nand a newline', _govx_partition: 0, _govx_schema_id: permitSchemaId },
+        { permit_no: 'P2', issued_on: '2026-03-02', fee: null, remarks: '', _govx_partition: 1, _govx_schema_id: permitSchemaId },
+        { permit_no: 'P1', issued_on: '2026-03-03', fee: 1, remarks: null, _govx_partition: 0, _govx_schema_id: permitSchemaId },
+        { permit_no: 'P3', issued_on: '2026-03-04', fee: 3, remarks: 'x', _govx_partition: 1, _govx_schema_id: permitSchemaId },
+      ]);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('in insert mode reports the record the table refuses by its index and appends the others once', async () => {
+    const w = writer({ connector: 'pg-sink-insert-bad', insertMode: 'insert', tableNameFormat: 'permits_refused' });
+    await w.open();
+    const permit = (key: string, value: Record<string, unknown>): SinkRecord => ({ ...record(key, value), schemaId: permitSchemaId });
+    try {
+      const batch = [
+        permit('Q1', { permit_no: 'Q1', issued_on: '2026-03-01', fee: null, remarks: null }),
+        permit('Q2', { permit_no: 'Q2', issued_on: '2026-02-30', fee: null, remarks: null }),
+        permit('Q3', { permit_no: 'Q3', issued_on: '2026-03-03', fee: null, remarks: null }),
+      ];
+      const result = await w.write(batch);
+      expect(result.failed).toEqual([expect.objectContaining({ index: 1, errorClass: expect.stringMatching(/^postgres:22/) })]);
+      await w.write(batch);
+      const { rows } = await target.query('SELECT permit_no FROM permits_refused ORDER BY _govx_offset');
+      expect(rows.map((r) => r.permit_no)).toEqual(['Q1', 'Q3']);
     } finally {
       await w.close();
     }
