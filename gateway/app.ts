@@ -151,6 +151,7 @@ export function createApp(deps: AppDeps): GatewayApp {
       receipts,
       log: deps.log,
       caps: { streams: deps.config.maxStreamsPerDepartment, pulls: deps.config.maxPullsPerDepartment },
+      lag: { kafka: deps.kafka.port, groupPrefix: deps.config.distributorGroupPrefix },
     }),
   );
   app.use(keyRouter({ pool: deps.pool }));

@@ -350,6 +350,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions/{id}/lag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * How far behind distribution and each reader of the subscription are, in records (its consumer, the dataset's owner, administrators)
+         * @description From Kafka's offsets, nothing recorded anew: `distribution` is what the distributor has not yet copied from
+         *     the dataset topic (since the subscription's start; `backfilling` while a backfill catches up); `consumers`
+         *     are the readers of the share topic — HTTP pull (govx's cursor), each sink connector on the subscription, and
+         *     the consumer department's own Kafka groups (`dept.<department>.…`) that committed a position there; `lag`
+         *     is the reader furthest ahead on the subscription's delivery channel, or every record the share topic
+         *     holds when none has read yet. Null where the subscription does not deliver.
+         */
+        get: operations["getSubscriptionLag"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/subscriptions/{id}/approve": {
         parameters: {
             query?: never;
@@ -2289,6 +2317,47 @@ export interface operations {
                             /** Format: date-time */
                             lastDeliveryAt: string;
                         }[];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getSubscriptionLag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the lag */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        subscription: string;
+                        /** Format: date-time */
+                        measuredAt: string;
+                        distribution: {
+                            lag: number;
+                            backfilling: boolean;
+                        } | null;
+                        shareRecords: number | null;
+                        consumers: {
+                            /** @enum {string} */
+                            channel: "http" | "connector" | "kafka";
+                            name: string | null;
+                            lag: number;
+                        }[];
+                        lag: number | null;
                     };
                 };
             };

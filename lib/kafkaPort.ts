@@ -107,6 +107,8 @@ export interface KafkaAdmin {
   /** sets a group's committed offsets (the group must have no running member) */
   setOffsets(request: { groupId: string; topic: string; partitions: Array<{ partition: number; offset: string }> }): Promise<void>;
   deleteGroups(groupIds: string[]): Promise<unknown>;
+  /** every consumer group the broker knows (for finding a department's groups by their prefix) */
+  listGroups(): Promise<{ groups: Array<{ groupId: string; protocolType: string }> }>;
   describeCluster(): Promise<unknown>;
 }
 

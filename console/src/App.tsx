@@ -63,7 +63,7 @@ function Shell() {
   };
   useEffect(refreshMe, []);
   useEffect(() => {
-    if (me === null && path !== '/signin') navigate(`/signin?returnTo=${encodeURIComponent(`/console${path}`)}`, true);
+    if (me === null && path !== '/signin') navigate(`/signin?returnTo=${encodeURIComponent(`/console${path}${window.location.search}`)}`, true);
     if (me && path === '/signin') {
       const back = (query.get('returnTo') ?? '').replace(/^\/console/, '');
       navigate(back && back !== '/' && back.startsWith('/') && !back.startsWith('//') ? back : homeOf(me.role), true);

@@ -281,6 +281,10 @@ const cases: Record<string, Case> = {
     cells: { publisher: ['ok', 404], consumer: ['ok', 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
     build: async (d) => ({ params: { id: await receivedBy(d) } }),
   },
+  getSubscriptionLag: {
+    cells: { publisher: ['ok', 404], consumer: ['ok', 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
+    build: async (d) => ({ params: { id: await receivedBy(d) } }),
+  },
   previewDecision: {
     cells: { publisher: [403, 404], consumer: [403, 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
     build: async (d) => ({ params: { id: await pendingFor(d, false) }, body: {} }),
