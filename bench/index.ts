@@ -2,6 +2,7 @@ import { benchConnectors } from './connectors';
 import { formatE2eTable, runE2eBench } from './e2e';
 import { loadAverage as loadavg } from './support';
 import { formatDistributeTable, runDistributeBench } from './distribute';
+import { formatPipelineTable, runPipelineBench } from './pipeline';
 import { formatPublishTable, runPublishBench } from './publish';
 import { benchSink } from './sink';
 
@@ -15,6 +16,12 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
     const result = await runPublishBench();
     print(JSON.stringify(result, null, 2));
     print(formatPublishTable(result));
+  },
+  /** the in-process publish path of one request, stage by stage (CPU µs per record; no broker, no database) */
+  pipeline: async (args) => {
+    const result = runPipelineBench({ requests: args[0] ? Number(args[0]) : undefined });
+    print(JSON.stringify(result, null, 2));
+    print(formatPipelineTable(result));
   },
   /** p99 from a publish's 200 to the row committed by a postgres-sink, against the raw pipeline; gateway RSS under hostile input */
   e2e: async () => {

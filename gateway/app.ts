@@ -14,10 +14,12 @@ import { loadOpenApiDocument, openApiRouter, requestValidation } from './apiSpec
 import type { GatewayMetrics } from '../lib/metrics';
 import { KeyAuthenticator, authenticate, sessionLookup } from './middleware/auth';
 import { consoleRouter } from './consoleRoutes';
+import { deadLetterRouter } from './deadLetterRoutes';
 import { departmentRouter } from './departmentRoutes';
 import { publicSessionRouter, sessionRouter } from './sessionRoutes';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { DepartmentRateLimiter } from './middleware/rateLimit';
+import { LargeBodyGate } from './middleware/largeBodies';
 import { requestId } from './middleware/requestId';
 import { recordDenials, routeLabel } from './middleware/denials';
 import { checkRequestText } from './middleware/textHygiene';
@@ -123,6 +125,12 @@ export function createApp(deps: AppDeps): GatewayApp {
         ttlSeconds: deps.config.idempotencyTtlSeconds,
         leaseMs: 2 * deps.config.kafkaRequestTimeoutMs + 30_000,
       }),
+      largeBodies: new LargeBodyGate({
+        thresholdBytes: deps.config.largeBodyBytes,
+        budgetBytes: deps.config.largeBodyBudgetBytes,
+        maxWaiting: deps.config.largeBodyQueue,
+        maxWaitMs: deps.config.largeBodyWaitMs,
+      }),
       rateLimiter: new DepartmentRateLimiter(
         { requestsPerSec: deps.config.rateLimitRequestsPerSec, recordsPerSec: deps.config.rateLimitRecordsPerSec },
         (department, limit) => deps.metrics.rateLimited.inc({ department, limit }),
@@ -132,6 +140,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   // The publish route reads its own body (bytes, depth-checked, fingerprinted); everything after is validated against the spec.
   app.use(requestValidation(openApi, { maxBodyBytes: Math.min(deps.config.maxBodyBytes, 4 * 1024 * 1024), maxJsonDepth: deps.config.maxJsonDepth }));
   app.use(catalogRouter({ pool: deps.pool, runtimes, maxBodyBytes: deps.config.maxBodyBytes }));
+  app.use(deadLetterRouter({ pool: deps.pool, kafka: deps.kafka.port }));
   app.use(auditRouter({ pool: deps.pool, evidence }));
   app.use(
     subscriptionRouter({
@@ -142,6 +151,7 @@ export function createApp(deps: AppDeps): GatewayApp {
       receipts,
       log: deps.log,
       caps: { streams: deps.config.maxStreamsPerDepartment, pulls: deps.config.maxPullsPerDepartment },
+      lag: { kafka: deps.kafka.port, groupPrefix: deps.config.distributorGroupPrefix },
     }),
   );
   app.use(keyRouter({ pool: deps.pool }));

@@ -41,8 +41,8 @@ export function encodeCursor(positions: Positions): string {
 }
 
 /** A cursor is opaque to consumers; a damaged one is a clear 400, never a crash. */
-export function decodeCursor(cursor: string): Positions {
-  const bad = (): InputError => new InputError('subscription.invalid_cursor', 'the cursor is not one govx handed out; pass back a cursor from a previous answer');
+export function decodeCursor(cursor: string, code = 'subscription.invalid_cursor'): Positions {
+  const bad = (): InputError => new InputError(code, 'the cursor is not one govx handed out; pass back a cursor from a previous answer');
   if (cursor.length === 0 || cursor.length > MAX_CURSOR_CHARS || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
   let parsed: unknown;
   try {

@@ -137,6 +137,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/datasets/{id}/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description dataset id, e.g. population.residents */
+                id: components["parameters"]["DatasetId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The dataset's dead-letter records, newest first (the owner's stewards and administrators; 404 to everyone else)
+         * @description Records the publish path (HTTP publish, with `?atomic=true` never) and source connectors rejected, read from
+         *     `govx.dlq.<id>` a page at a time: at most `limit` records per partition below the cursor, never the whole
+         *     topic. Each item says where it is, when and why it was rejected (the stable `reasonCode` and the message)
+         *     and who sent it; the record itself only with `payload=true`, cut to its first 4 KiB. A page that shows
+         *     records is audited (`dataset.dead_letters.read`). 503 `dead_letters.unavailable` when Kafka does not
+         *     answer in time.
+         */
+        get: operations["listDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/datasets/{id}/schemas": {
         parameters: {
             query?: never;
@@ -184,7 +212,9 @@ export interface paths {
          *     The body is checked by the publish path itself, not by the schema below: its records are free-form
          *     until the dataset's Avro schema judges them, one by one. Limits: body size (413), records per
          *     request (413), JSON nesting depth (400 `request.too_deep`), string length per value (a per-record
-         *     error with rule `max-length`). Per-department rate limits answer 429 `rate_limited` with Retry-After.
+         *     error with rule `max-length`). Per-department rate limits answer 429 `rate_limited` with Retry-After;
+         *     a gateway process already working on its budget of large bodies (`GOVX_LARGE_BODY_BUDGET_BYTES`),
+         *     whose short queue is full, answers 429 `publish.busy` with Retry-After before reading the body.
          *     Kafka unavailable: 503 `kafka.unavailable` with Retry-After; nothing answered 200 is ever lost.
          */
         post: operations["publishRecords"];
@@ -312,6 +342,34 @@ export interface paths {
         };
         /** What has reached the consumer, per channel, from the subscription's delivery receipts (its consumer, the dataset's owner, administrators) */
         get: operations["getSubscriptionDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{id}/lag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * How far behind distribution and each reader of the subscription are, in records (its consumer, the dataset's owner, administrators)
+         * @description From Kafka's offsets, nothing recorded anew: `distribution` is what the distributor has not yet copied from
+         *     the dataset topic (since the subscription's start; `backfilling` while a backfill catches up); `consumers`
+         *     are the readers of the share topic — HTTP pull (govx's cursor), each sink connector on the subscription, and
+         *     the consumer department's own Kafka groups (`dept.<department>.…`) that committed a position there; `lag`
+         *     is the reader furthest ahead on the subscription's delivery channel, or every record the share topic
+         *     holds when none has read yet. Null where the subscription does not deliver.
+         */
+        get: operations["getSubscriptionLag"];
         put?: never;
         post?: never;
         delete?: never;
@@ -984,6 +1042,43 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        DeadLetter: {
+            partition: number;
+            offset: string;
+            /**
+             * Format: date-time
+             * @description when it was rejected
+             */
+            at: string;
+            /** @enum {string} */
+            source: "publish" | "connector";
+            /** @description the publishing department (publish) */
+            publisher: string | null;
+            /** @description the source connector (connector) */
+            connector: string | null;
+            /** @description where the connector read it */
+            origin: string | null;
+            requestId: string | null;
+            /** @description its index in the publish request */
+            recordIndex: number | null;
+            /** @description the failed rules, comma-separated (publish: e.g. `date`, `required`, `json`), or `parse`/`validation` (connector) */
+            reasonCode: string;
+            reason: string;
+            errors: {
+                path: string;
+                message: string;
+                rule?: string;
+            }[];
+            schemaId: number | null;
+            /** @description the record was cut to fit Kafka's message size when dead-lettered */
+            truncated: boolean;
+            payloadBytes: number;
+            /** @description with payload=true */
+            key?: string | null;
+            /** @description with payload=true */
+            payload?: string;
+            payloadClipped?: boolean;
+        };
         KafkaCredentials: {
             department: string;
             /** @description the SCRAM user name, `dept.<department>` */
@@ -1799,6 +1894,45 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    listDeadLetters: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the `next` cursor of the previous page */
+                before?: string;
+                /** @description include the record's key and its first 4 KiB */
+                payload?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description dataset id, e.g. population.residents */
+                id: components["parameters"]["DatasetId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of dead letters */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        dataset: string;
+                        topic: string;
+                        items: components["schemas"]["DeadLetter"][];
+                        /** @description cursor of the next (older) page; null at the oldest record kept */
+                        next: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["RetryLater"];
+        };
+    };
     listDatasetSchemas: {
         parameters: {
             query?: never;
@@ -2183,6 +2317,47 @@ export interface operations {
                             /** Format: date-time */
                             lastDeliveryAt: string;
                         }[];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getSubscriptionLag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id, e.g. sub-3k9… */
+                id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the lag */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        subscription: string;
+                        /** Format: date-time */
+                        measuredAt: string;
+                        distribution: {
+                            lag: number;
+                            backfilling: boolean;
+                        } | null;
+                        shareRecords: number | null;
+                        consumers: {
+                            /** @enum {string} */
+                            channel: "http" | "connector" | "kafka";
+                            name: string | null;
+                            lag: number;
+                        }[];
+                        lag: number | null;
                     };
                 };
             };

@@ -4,8 +4,8 @@ import { principalOf } from './middleware/auth';
 import { errorBody } from './middleware/errors';
 import type { components } from './openapi';
 import type { DepartmentRateLimiter } from './middleware/rateLimit';
-import { assertJsonDepth, decodeRecords, parseJsonBody } from './publishBody';
-import { assertCleanJson, assertCleanJsonBytes } from './middleware/textHygiene';
+import { decodePublishBody } from './publishBody';
+import { admitLargeBody, type LargeBodyGate } from './middleware/largeBodies';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
 import { authorizePublisher, type PublishDeps, publishRecords } from '../publish/pipeline';
 
@@ -15,6 +15,8 @@ export interface PublishRouteDeps extends PublishDeps {
   maxJsonDepth: number;
   idempotency: IdempotencyStore;
   rateLimiter: DepartmentRateLimiter;
+  /** How many bytes of large bodies this process works on at once (429 publish.busy beyond its queue). */
+  largeBodies: LargeBodyGate;
 }
 
 type PublishResult = components['schemas']['PublishResult'];
@@ -51,9 +53,12 @@ export function publishRouter(deps: PublishRouteDeps): Router {
       // Over its request rate, a department is refused before its body is read.
       deps.rateLimiter.take(principalOf(res).department, 'requests');
       const type = mediaType(req);
-      if (type === NDJSON || type === JSON_TYPE || type === '') rawBody(req, res, next);
+      if (type === NDJSON || type === JSON_TYPE || type === '') next();
       else next(new GovxError(415, 'request.unsupported_media_type', `send application/json or application/x-ndjson, not ${type}`));
     },
+    // Then, before its body is read, a large one waits for room in this process's budget of large bodies.
+    admitLargeBody(deps.largeBodies, deps.maxBodyBytes, (res) => deps.metrics.rateLimited.inc({ department: principalOf(res).department, limit: 'large-bodies' })),
+    rawBody,
     async (req: Request, res: Response) => {
       const principal = principalOf(res);
       const datasetId = String(req.params.id);
@@ -62,7 +67,9 @@ export function publishRouter(deps: PublishRouteDeps): Router {
       const publisher = await authorizePublisher(deps, principal, datasetId);
       const atomic = atomicParam(req.query.atomic);
       const type = mediaType(req) === NDJSON ? NDJSON : JSON_TYPE;
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      // The bytes are held only until decoded: from then on only the records are (see decodePublishBody).
+      let body: Buffer | undefined = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      req.body = undefined;
 
       const key = idempotencyKeyOf(req.get('idempotency-key'));
       const scope: IdempotencyScope | undefined = key === undefined ? undefined : { department: principal.department, dataset: datasetId, key };
@@ -75,16 +82,8 @@ export function publishRouter(deps: PublishRouteDeps): Router {
         }
       }
       try {
-        let decoded;
-        assertCleanJsonBytes(body);
-        if (type === NDJSON) {
-          assertJsonDepth(body, deps.maxJsonDepth, true);
-          decoded = decodeRecords(body.toString('utf8'), NDJSON, deps.maxRecordsPerRequest);
-        } else {
-          if (body.length === 0) throw new InputError('publish.invalid_body', 'the body must be a JSON object with a "records" array');
-          decoded = decodeRecords(parseJsonBody(body, deps.maxJsonDepth), JSON_TYPE, deps.maxRecordsPerRequest);
-        }
-        assertCleanJson(decoded.records, body, 'records');
+        const decoded = decodePublishBody(body, type === NDJSON, { maxDepth: deps.maxJsonDepth, maxRecords: deps.maxRecordsPerRequest });
+        body = undefined;
         deps.rateLimiter.take(principal.department, 'records', decoded.records.length);
         const outcome = await publishRecords(deps, {
           publisher,

@@ -26,6 +26,9 @@ import { getDepartment } from '../catalog/keys';
 import type { FieldDelivery, MaskingKeys } from '../catalog/sharingPolicy';
 import { previewShare } from '../distributor/sharePreview';
 import { deliverySummary } from '../catalog/deliverySummary';
+import { sinkGroupId } from '../connectors/runtime/sinkTask';
+import { subscriptionLag } from '../distributor/subscriptionLag';
+import type { KafkaPort } from '../lib/kafkaPort';
 import { decodeCursor, encodeCursor, httpDeliveryReceipts, type Positions, type ShareDelivery, type ShareReader, StreamReceipts } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
@@ -39,6 +42,8 @@ export interface SubscriptionRouteDeps extends SubscriptionDeps {
   log: Logger;
   /** concurrent SSE streams and pulls each department may hold, across gateways */
   caps: { streams: number; pulls: number };
+  /** for lag: Kafka's offsets and the distributor's consumer groups' prefix */
+  lag: { kafka: KafkaPort; groupPrefix: string };
 }
 
 const STREAM_LEASE_MS = 30_000;
@@ -162,6 +167,19 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
   router.get('/v1/subscriptions/:id/deliveries', async (req, res) => {
     const sub = await findVisibleSubscription(deps.pool, principalOf(res), String(req.params.id));
     res.json(await deliverySummary(deps.pool, sub.id));
+  });
+
+  /** How far behind distribution and each reader of the subscription are (those who may see the subscription). */
+  router.get('/v1/subscriptions/:id/lag', async (req, res) => {
+    const sub = await findVisibleSubscription(deps.pool, principalOf(res), String(req.params.id));
+    const { rows } = await deps.pool.query<{ name: string }>("SELECT name FROM connectors WHERE config->>'subscription' = $1 ORDER BY name LIMIT 20", [sub.id]);
+    res.setHeader('Cache-Control', 'no-store').json(
+      await subscriptionLag(deps.lag.kafka, sub, {
+        groupPrefix: deps.lag.groupPrefix,
+        httpCursor: await httpCursorOf(deps.pool, sub.id),
+        sinks: rows.map((r) => ({ connector: r.name, groupId: sinkGroupId(r.name) })),
+      }),
+    );
   });
 
   router.post('/v1/subscriptions/:id/approve', json, async (req, res) => {

@@ -37,6 +37,10 @@ export interface GovxConfig {
   readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly maxBodyBytes: number;
   readonly maxRecordsPerRequest: number;
+  readonly largeBodyBytes: number;
+  readonly largeBodyBudgetBytes: number;
+  readonly largeBodyQueue: number;
+  readonly largeBodyWaitMs: number;
   readonly shutdownTimeoutMs: number;
   readonly distributor: boolean;
   readonly distributorGroupPrefix: string;
@@ -322,6 +326,30 @@ export const settings = {
     description: 'most records in one publish request',
     default: '10000',
     parse: integer(1, 1000000),
+  },
+  largeBodyBytes: {
+    env: 'GOVX_LARGE_BODY_BYTES',
+    description: 'publish bodies at least this large (by Content-Length; unknown: the largest allowed) share the budget of GOVX_LARGE_BODY_BUDGET_BYTES',
+    default: '1mb',
+    parse: byteSize,
+  },
+  largeBodyBudgetBytes: {
+    env: 'GOVX_LARGE_BODY_BUDGET_BYTES',
+    description: 'bytes of large publish bodies one gateway process reads and works on at once (a larger body runs alone)',
+    default: '32mb',
+    parse: byteSize,
+  },
+  largeBodyQueue: {
+    env: 'GOVX_LARGE_BODY_QUEUE',
+    description: 'large publish requests that may wait for the budget in one process (429 publish.busy beyond)',
+    default: '16',
+    parse: integer(0, 10000),
+  },
+  largeBodyWaitMs: {
+    env: 'GOVX_LARGE_BODY_WAIT_MS',
+    description: 'how long a large publish request may wait for the budget (429 publish.busy after)',
+    default: '10000',
+    parse: integer(0, 600000),
   },
   shutdownTimeoutMs: {
     env: 'GOVX_SHUTDOWN_TIMEOUT_MS',

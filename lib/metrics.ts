@@ -89,7 +89,7 @@ export class GatewayMetrics {
 
   readonly rateLimited = new client.Counter({
     name: 'govx_rate_limited_total',
-    help: 'Requests refused with 429, by department and the limit they hit (requests and records: publish, per department; key-requests: any route, per key)',
+    help: 'Requests refused with 429, by department and the limit they hit (requests and records: publish, per department; key-requests: any route, per key; large-bodies: publish, this process full of large bodies)',
     labelNames: ['department', 'limit'] as const,
     registers: [this.registry],
   });

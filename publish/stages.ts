@@ -3,6 +3,7 @@ import type { Principal } from '../catalog/keys';
 import { ForbiddenError, GovxError, NotFoundError } from '../lib/errors';
 import { type FieldError, validateNatural } from '../schemas/codec';
 import { runDomainChecks } from '../schemas/validators';
+import { recordWriterFor } from '../schemas/compiledRecord';
 import { encodeRecord } from '../schemas/wireFormat';
 import type { DatasetRuntime } from './datasetRuntime';
 
@@ -63,7 +64,28 @@ export function overlongStrings(value: unknown, maxLength: number): string[] {
   return found.sort();
 }
 
-/** validate: schema (types, required and unknown fields) then domain checks; encode what passes. */
+/**
+ * The reference judgement of one record: schema (types, required and unknown fields), string limits, then
+ * domain checks, every error worded with its path. Empty when the record is valid.
+ */
+export function recordErrors(runtime: DatasetRuntime, record: unknown, maxStringLength = DEFAULT_MAX_STRING_LENGTH): FieldError[] {
+  const errors: FieldError[] = validateNatural(runtime.type, record);
+  for (const path of overlongStrings(record, maxStringLength)) {
+    errors.push({ path, message: `is longer than the limit of ${maxStringLength} characters`, rule: 'max-length' });
+  }
+  if (record !== null && typeof record === 'object' && !Array.isArray(record)) {
+    // Domain checks add what the schema cannot say, on fields whose type was right.
+    const typed = new Set(errors.map((e) => e.path));
+    for (const e of runDomainChecks(runtime.checks, record as Record<string, unknown>)) if (!typed.has(e.path)) errors.push(e);
+  }
+  return errors;
+}
+
+/**
+ * validate: schema (types, required and unknown fields, string limits) then domain checks; encode what passes.
+ * The schema's compiled walk (schemas/compiledRecord.ts) accepts and encodes valid records in one pass; a
+ * record it does not accept is judged by recordErrors, which alone words errors.
+ */
 export function validateRecords(
   runtime: DatasetRuntime,
   records: unknown[],
@@ -73,17 +95,15 @@ export function validateRecords(
   const valid: ValidRecord[] = [];
   const rejected: RejectedRecord[] = [];
   const keyField = runtime.dataset.keyField;
+  const write = recordWriterFor(runtime.type, runtime.checks, maxStringLength);
   records.forEach((record, index) => {
     if (skip.has(index)) return;
-    const errors: FieldError[] = validateNatural(runtime.type, record);
-    for (const path of overlongStrings(record, maxStringLength)) {
-      errors.push({ path, message: `is longer than the limit of ${maxStringLength} characters`, rule: 'max-length' });
+    const compiled = write?.(record, runtime.schemaId);
+    if (compiled) {
+      valid.push({ index, key: String((record as Record<string, unknown>)[keyField]), value: compiled });
+      return;
     }
-    if (record !== null && typeof record === 'object' && !Array.isArray(record)) {
-      // Domain checks add what the schema cannot say, on fields whose type was right.
-      const typed = new Set(errors.map((e) => e.path));
-      for (const e of runDomainChecks(runtime.checks, record as Record<string, unknown>)) if (!typed.has(e.path)) errors.push(e);
-    }
+    const errors = recordErrors(runtime, record, maxStringLength);
     if (errors.length > 0) {
       rejected.push({ index, errors });
       return;

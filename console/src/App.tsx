@@ -12,6 +12,7 @@ import { CatalogPage } from './pages/Catalog';
 import { ConnectorsPage } from './pages/Connectors';
 import { DatasetCreatePage } from './pages/DatasetCreate';
 import { DatasetPage } from './pages/Dataset';
+import { DeadLettersPage } from './pages/DeadLetters';
 import { DepartmentsPage } from './pages/Departments';
 import { HealthPage } from './pages/Health';
 import { KeysPage } from './pages/Keys';
@@ -62,7 +63,7 @@ function Shell() {
   };
   useEffect(refreshMe, []);
   useEffect(() => {
-    if (me === null && path !== '/signin') navigate(`/signin?returnTo=${encodeURIComponent(`/console${path}`)}`, true);
+    if (me === null && path !== '/signin') navigate(`/signin?returnTo=${encodeURIComponent(`/console${path}${window.location.search}`)}`, true);
     if (me && path === '/signin') {
       const back = (query.get('returnTo') ?? '').replace(/^\/console/, '');
       navigate(back && back !== '/' && back.startsWith('/') && !back.startsWith('//') ? back : homeOf(me.role), true);
@@ -85,6 +86,7 @@ function Main({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       { key: '/approvals', label: t('审批', 'Approvals'), roles: ['steward'] },
       { key: '/requests', label: t('我的申请', 'My requests'), roles: ['consumer'] },
       { key: '/subscriptions', label: me.role === 'consumer' ? t('我的订阅', 'My subscriptions') : t('订阅', 'Subscriptions'), roles: ['admin', 'steward', 'consumer'] },
+      { key: '/dead-letters', label: t('死信记录', 'Dead letters'), roles: ['admin', 'steward'] },
       { key: '/departments', label: t('部门与密级', 'Departments'), roles: ['admin'] },
       { key: '/keys', label: t('API 密钥', 'API keys'), roles: ['admin', 'steward'] },
       { key: '/connectors', label: t('连接器', 'Connectors'), roles: ['admin', 'steward'] },
@@ -141,6 +143,7 @@ function Page({ me, path }: { me: Me; path: string }) {
   if (path === '/approvals') return <ApprovalsPage me={me} />;
   if (path === '/requests') return <SubscriptionsPage me={me} mode="requests" />;
   if (path === '/subscriptions') return <SubscriptionsPage me={me} mode="subscriptions" />;
+  if (path === '/dead-letters') return <DeadLettersPage me={me} />;
   if (path === '/departments') return <DepartmentsPage />;
   if (path === '/keys') return <KeysPage me={me} />;
   if (path === '/connectors') return <ConnectorsPage />;

@@ -23,9 +23,16 @@ export function isCalendarDate(year: number, month: number, day: number): boolea
   return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
 }
 
+const CHINA_OFFSET_MS = 8 * 3600_000;
+const DAY_MS = 86_400_000;
+/** The last day asked for and its YYYYMMDD: every record of a batch asks for the same day. */
+let lastDay = { day: Number.NaN, text: '' };
+
 /** Today as YYYYMMDD in China Standard Time, where the numbers are issued: someone born this morning in Beijing may still be "tomorrow" in UTC. */
 function todayInChina(now: Date): string {
-  return new Date(now.getTime() + 8 * 3600_000).toISOString().slice(0, 10).replace(/-/g, '');
+  const day = Math.floor((now.getTime() + CHINA_OFFSET_MS) / DAY_MS);
+  if (day !== lastDay.day) lastDay = { day, text: new Date(day * DAY_MS).toISOString().slice(0, 10).replace(/-/g, '') };
+  return lastDay.text;
 }
 
 function birthDateProblem(yyyymmdd: string, now: Date): string | null {

@@ -268,11 +268,20 @@ const cases: Record<string, Case> = {
     cells: { publisher: ['ok', 404], consumer: ['ok', 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
     build: async (d) => ({ params: { id: await datasetOf(d) } }),
   },
+  // the owner's stewards and administrators; to everyone else, even the owner's other roles, they do not exist
+  listDeadLetters: {
+    cells: { publisher: [404, 404], consumer: [404, 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
+    build: async (d) => ({ params: { id: await datasetOf(d) }, query: 'limit=5' }),
+  },
   previewRequest: {
     cells: { publisher: [403, 403], consumer: ['ok', 'ok'], steward: [403, 403], admin: [403, 403] },
     build: async (d) => ({ body: { dataset: await datasetOf(d), fields: ['code'] } }),
   },
   getSubscriptionDeliveries: {
+    cells: { publisher: ['ok', 404], consumer: ['ok', 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
+    build: async (d) => ({ params: { id: await receivedBy(d) } }),
+  },
+  getSubscriptionLag: {
     cells: { publisher: ['ok', 404], consumer: ['ok', 404], steward: ['ok', 404], admin: ['ok', 'ok'] },
     build: async (d) => ({ params: { id: await receivedBy(d) } }),
   },

@@ -67,6 +67,7 @@ export function SubscriptionsPage({ me, mode }: { me: Me; mode: 'requests' | 'su
           },
           { title: t('用途', 'Purpose'), dataIndex: 'purpose' },
           { title: t('到期', 'Expires'), render: (_: unknown, s: Subscription) => formatTime(s.expiresAt ?? s.requestedUntil, lang) },
+          { title: t('滞后', 'Lag'), render: (_: unknown, s: Subscription) => (s.status === 'approved' || s.status === 'paused' ? <LagCell id={s.id} status={s.status} /> : '—') },
           { title: t('最近投递', 'Last delivery'), render: (_: unknown, s: Subscription) => (s.status === 'pending' || s.status === 'rejected' ? '—' : <LastDelivery id={s.id} />) },
           { title: t('最近决定', 'Decided'), render: (_: unknown, s: Subscription) => (s.decidedAt ? `${formatTime(s.decidedAt, lang)} · ${s.decidedBy ?? ''}` : '—') },
           ...(!consumerView
@@ -78,11 +79,48 @@ export function SubscriptionsPage({ me, mode }: { me: Me; mode: 'requests' | 'su
   );
 }
 
+interface SubscriptionLag {
+  distribution: { lag: number; backfilling: boolean } | null;
+  shareRecords: number | null;
+  consumers: Array<{ channel: string; name: string | null; lag: number }>;
+  lag: number | null;
+}
+
+/** How far behind the consumer (and the distributor) are, refreshed while the page is open. */
+function LagCell({ id, status }: { id: string; status: string }) {
+  const t = useT();
+  const lag = useLoad(() => get<SubscriptionLag>(`/v1/subscriptions/${id}/lag`), [id, status]);
+  useEffect(() => {
+    const timer = setInterval(lag.reload, 10_000);
+    return () => clearInterval(timer);
+  }, []);
+  if (lag.error) return <Typography.Text type="danger">{t('无法读取', 'unavailable')}</Typography.Text>;
+  if (!lag.data) return <span>…</span>;
+  const { distribution, consumers } = lag.data;
+  const readers = consumers.map((c) => `${c.channel === 'http' ? 'HTTP' : c.channel === 'connector' ? t('连接器', 'connector') : 'Kafka'}${c.name ? ` ${c.name}` : ''}: ${c.lag}`).join('\n');
+  return (
+    <span data-testid={`lag-${id}`} data-lag={lag.data.lag ?? ''} title={readers || undefined}>
+      {lag.data.lag === null ? '—' : t(`${lag.data.lag} 条未读`, `${lag.data.lag} unread`)}
+      {distribution ? (
+        <div>
+          <Typography.Text type="secondary" style={{ fontSize: 12 }} data-testid={`distribution-lag-${id}`}>
+            {t(`分发待处理 ${distribution.lag} 条`, `${distribution.lag} awaiting distribution`)}{distribution.backfilling ? t('（回填中）', ' (backfilling)') : ''}
+          </Typography.Text>
+        </div>
+      ) : null}
+    </span>
+  );
+}
+
 /** Records delivered and the last delivery, from the subscription's receipts. */
 function LastDelivery({ id }: { id: string }) {
   const t = useT();
   const lang = useLang();
   const summary = useLoad(() => get<{ records: number; lastDeliveryAt: string | null }>(`/v1/subscriptions/${id}/deliveries`), [id]);
+  useEffect(() => {
+    const timer = setInterval(summary.reload, 10_000);
+    return () => clearInterval(timer);
+  }, []);
   if (!summary.data) return <span>…</span>;
   return summary.data.lastDeliveryAt ? (
     <span data-testid={`delivered-${id}`}>{formatTime(summary.data.lastDeliveryAt, lang)} · {t(`共 ${summary.data.records} 条`, `${summary.data.records} records`)}</span>
