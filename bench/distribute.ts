@@ -54,23 +54,40 @@ export interface DistributeResult {
   correctness: Array<{ topic: string; expected: number; inKafka: number }>;
 }
 
+type Admin = ReturnType<Kafka['admin']>;
+
+async function countMessages(admin: Admin, topics: string[]): Promise<number> {
+  let n = 0;
+  for (const t of topics) for (const o of await admin.fetchTopicOffsets(t)) n += Number(o.high) - Number(o.low);
+  return n;
+}
+
 async function totalMessages(kafka: Kafka, topics: string[]): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    let n = 0;
-    for (const t of topics) for (const o of await admin.fetchTopicOffsets(t)) n += Number(o.high) - Number(o.low);
-    return n;
+    return await countMessages(admin, topics);
   } finally {
     await admin.disconnect();
   }
 }
 
+/**
+ * Polls the topics' offsets every 50 ms on one admin connection. A connection per poll (a TLS handshake and a
+ * SCRAM exchange each) charged the bench process and the broker CPU in proportion to how long an arm ran, so
+ * the slower arm's CPU figures were inflated by the measuring itself.
+ */
 async function waitFor(kafka: Kafka, topics: string[], expected: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await totalMessages(kafka, topics)) < expected) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${expected} records on ${topics.length} topic(s)`);
-    await sleep(50);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    while ((await countMessages(admin, topics)) < expected) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${expected} records on ${topics.length} topic(s)`);
+      await sleep(50);
+    }
+  } finally {
+    await admin.disconnect();
   }
 }
 
@@ -83,10 +100,11 @@ async function rawCopy(kafka: Kafka, source: string, target: string, expected: n
   const before = await totalMessages(kafka, [target]);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const consumer = kafka.consumer({ groupId: `bench-raw-${target}-${crypto.randomUUID()}`, maxWaitTimeInMs: 100, maxBytes, maxBytesPerPartition: maxBytes });
+  // timed from before its clients connect, as the distributor arm is (it connects its own inside the timing)
+  const started = process.hrtime.bigint();
   await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topic: source, fromBeginning: true });
-  const started = process.hrtime.bigint();
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -198,7 +216,7 @@ export interface DistributeOptions {
 export async function runDistributeBench(opts: DistributeOptions = {}): Promise<DistributeResult> {
   const records = opts.records ?? 20_000;
   const roundsN = opts.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3);
-  const fanouts = opts.fanouts ?? [5, 20];
+  const fanouts = opts.fanouts ?? (process.env.BENCH_FANOUTS !== undefined ? process.env.BENCH_FANOUTS.split(',').filter(Boolean).map(Number) : [5, 20]);
   const plaintext = opts.plaintext ?? process.env.BENCH_PLAINTEXT !== '0';
   const say = (line: string) => {
     if (!opts.quiet) process.stderr.write(`bench distribute: ${line}\n`);

@@ -100,7 +100,7 @@ export class ShareDistributor {
         log,
         producer: this.producer,
         schemas: this.schemas,
-        projector: new ShareProjector(this.schemas, this.deps.keys),
+        projector: new ShareProjector(this.deps.keys),
         metrics: this.metrics,
         sharePartitions: this.opts.sharePartitions ?? 3,
         receipts: new ReceiptLedger(pool),

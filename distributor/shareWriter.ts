@@ -1,14 +1,15 @@
 import client from 'prom-client';
 import { getDataset } from '../catalog/datasets';
 import { type DeliveryReceipt, GOVX_DISTRIBUTOR, grantRef, type ReceiptLedger } from '../catalog/receipts';
-import type { SchemaCache } from '../catalog/registry/schemaCache';
+import type { CachedSchema, SchemaCache } from '../catalog/registry/schemaCache';
 import { shareTopic, type Subscription } from '../catalog/subscriptions';
 import type { Pool } from '../lib/db';
 import type { IncomingMessage, KafkaProducer, OutgoingMessage } from '../lib/kafkaPort';
 import { crashPointForTests } from '../lib/faults';
 import type { Logger } from '../lib/logger';
-import { UndecodableValueError } from '../schemas/wireFormat';
-import type { ShareProjector } from './shareProjector';
+import { AvroDecodeError } from '../schemas/boundedDecode';
+import { decodeWireFormat, MAX_VALUE_BYTES, UndecodableValueError, WIRE_HEADER_BYTES } from '../schemas/wireFormat';
+import { DatasetRecord, type ShareProjector } from './shareProjector';
 
 export interface DistributorMetrics {
   records: client.Counter<'dataset' | 'outcome'>;
@@ -98,28 +99,61 @@ export class ShareWriter {
       }
       await this.deps.receipts.delivery(...receipts);
     };
+    // every schema the batch needs, resolved before the (synchronous) projection of its records
+    const writers = new Map<number, CachedSchema | UndecodableValueError>();
+    for (const message of messages) {
+      const v = message.value;
+      if (v === null || v.length < WIRE_HEADER_BYTES || v.length > MAX_VALUE_BYTES || v[0] !== 0) continue;
+      const id = v.readInt32BE(1);
+      if (!writers.has(id)) {
+        writers.set(
+          id,
+          await schemas.get(id).catch((err: unknown) => {
+            if (err instanceof UndecodableValueError) return err;
+            throw err;
+          }),
+        );
+      }
+    }
+    const derivedOf = new Map<string, CachedSchema>();
+    for (const sub of subs) derivedOf.set(sub.id, await schemas.get(sub.derivedSchemaId!));
+    const undecodable = (message: IncomingMessage, err: UndecodableValueError): void => {
+      metrics.records.inc({ dataset, outcome: 'undecodable' });
+      log.warn({ dataset, partition, offset: message.offset, errorClass: err.errorClass, err: err.message }, 'skipping an undecodable dataset record');
+    };
     for (const message of messages) {
       const targets = subs.filter((s) => include(s, message.offset));
       if (targets.length === 0) continue;
-      let decoded: Record<string, unknown> | null = null;
-      if (message.value !== null) {
-        try {
-          decoded = (await schemas.decode(message.value)).value;
-        } catch (err) {
-          if (!(err instanceof UndecodableValueError)) throw err;
-          metrics.records.inc({ dataset, outcome: 'undecodable' });
-          log.warn({ dataset, partition, offset: message.offset, errorClass: err.errorClass, err: err.message }, 'skipping an undecodable dataset record');
+      let record: DatasetRecord;
+      const outs: Array<{ topic: string; out: OutgoingMessage }> = [];
+      try {
+        if (message.value === null) record = new DatasetRecord(message, null, null);
+        else {
+          const { schemaId, body } = decodeWireFormat(message.value);
+          const writer = writers.get(schemaId)!;
+          if (writer instanceof UndecodableValueError) throw writer;
+          record = new DatasetRecord(message, body, writer);
+          record.spans(); // bounds checked once, for every subscription
+        }
+        for (const sub of targets) {
+          const out = projector.project(sub, keyField, record, derivedOf.get(sub.id)!);
+          // share topics have the dataset topic's partition count: keeping the partition keeps per-key order
+          // without re-hashing every key
+          out.partition = partition % this.deps.sharePartitions;
+          // which grant the record was written under, for the receipt reconciler if its writer dies before the receipt
+          out.headers!['govx-grant-version'] = String(grantRef(sub).grantVersion);
+          outs.push({ topic: shareTopic(sub.id), out });
+        }
+      } catch (err) {
+        if (err instanceof AvroDecodeError) {
+          undecodable(message, new UndecodableValueError('avro-decode', `value does not decode: ${err.message}`, err));
           continue;
         }
+        if (!(err instanceof UndecodableValueError)) throw err;
+        undecodable(message, err);
+        continue;
       }
-      for (const sub of targets) {
-        const out = await projector.project(sub, keyField, message, decoded);
-        // share topics have the dataset topic's partition count: keeping the partition keeps per-key order
-        // without re-hashing every key
-        out.partition = partition % this.deps.sharePartitions;
-        // which grant the record was written under, for the receipt reconciler if its writer dies before the receipt
-        out.headers = { ...out.headers, 'govx-grant-version': String(grantRef(sub).grantVersion) };
-        const topic = shareTopic(sub.id);
+      for (const { topic, out } of outs) {
         let list = byTopic.get(topic);
         if (!list) byTopic.set(topic, (list = []));
         list.push(out);

@@ -47,10 +47,21 @@ interface TopicQueue {
   sending: boolean;
 }
 
-function messageBytes(m: OutgoingMessage): number {
-  let n = 64 + (m.value ? (m.value as Buffer).length : 0) + (m.key ? m.key.length : 0);
-  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (v ? String(v).length : 0);
+/** The messages of one request share one headers object: measured once, not once per message. */
+let lastHeaders: OutgoingMessage['headers'] | undefined;
+let lastHeaderBytes = 0;
+
+function headerBytes(headers: OutgoingMessage['headers']): number {
+  if (headers === lastHeaders) return lastHeaderBytes;
+  let n = 0;
+  for (const [k, v] of Object.entries(headers ?? {})) n += k.length + (v ? String(v).length : 0);
+  lastHeaders = headers;
+  lastHeaderBytes = n;
   return n;
+}
+
+function messageBytes(m: OutgoingMessage): number {
+  return 64 + (m.value ? (m.value as Buffer).length : 0) + (m.key ? m.key.length : 0) + headerBytes(m.headers);
 }
 
 /** Splits one caller's messages into pieces no larger than a produce request may be. */

@@ -174,6 +174,27 @@ export function checkAvroBounds(type: avro.Type, buf: Buffer, limits: Partial<Av
 }
 
 /**
+ * Checks `buf` exactly as `checkAvroBounds` does, for a record type, and says where each of its fields'
+ * encoded bytes lie: `[start0, end0, start1, end1, …]` in the writer's field order. What a copy of a field's
+ * bytes needs, without decoding the record.
+ */
+export function recordFieldSpans(recordType: avro.Type, buf: Buffer, limits?: Partial<AvroDecodeLimits>): Int32Array {
+  const t = recordType as AnyType;
+  if (t.typeName !== 'record' || !t.fields) throw new AvroDecodeError('invalid', 'field spans need a record type');
+  const all: AvroDecodeLimits = limits ? { ...defaultAvroDecodeLimits, ...limits } : defaultAvroDecodeLimits;
+  if (buf.length > all.maxBytes) throw new AvroDecodeError('limit', `value is ${buf.length} bytes, over the limit of ${all.maxBytes}`);
+  const reader = new BoundedReader(buf, all);
+  const spans = new Int32Array(t.fields.length * 2);
+  for (let i = 0; i < t.fields.length; i++) {
+    const f = t.fields[i]!;
+    spans[2 * i] = reader.pos;
+    walk(f.type, reader, f.name, 1);
+    spans[2 * i + 1] = reader.pos;
+  }
+  if (reader.pos !== buf.length) throw new AvroDecodeError('trailing-bytes', `${buf.length - reader.pos} bytes follow the value`);
+  return spans;
+}
+/**
  * Decodes an Avro body written with `writerType` after checking its bounds. With `resolver` (from
  * `readerType.createResolver(writerType)`), the value is read into the reader's schema.
  */

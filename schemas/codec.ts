@@ -106,6 +106,11 @@ class DecimalType extends avro.types.LogicalType {
     return negative ? `-${text}` : text;
   }
 
+  /** A schema exported from this type (a share schema derived from a dataset's) keeps its precision and scale. */
+  override _export(attrs: avro.Schema): void {
+    Object.assign(attrs as object, { precision: this.precision, scale: this.scale });
+  }
+
   override _resolve(type: avro.Type): ((v: unknown) => unknown) | undefined {
     const other = type as unknown as { precision?: number; scale?: number };
     if (avro.Type.isType(type, 'logical:decimal') && other.precision === this.precision && other.scale === this.scale) {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CatalogField } from '../../../catalog/datasets';
 import {
+  HmacSha256,
   Masker,
   deriveShareSchema,
   isSensitive,
@@ -16,6 +17,7 @@ import {
   schemaChangeNeedsApproval,
 } from '../../../catalog/sharingPolicy';
 import { Keyring } from '../../../lib/keyring';
+import { compileNaturalType } from '../../../schemas/codec';
 import { generateSample } from '../../../schemas/samples';
 
 const field = (name: string, sensitivity: 1 | 2 | 3 | 4, masking: CatalogField['masking'] = 'none'): CatalogField => ({
@@ -174,5 +176,27 @@ describe('schema changes under an approval', () => {
     expect(schemaChangeNeedsApproval(granted, { ...none, removed: ['name'] }, fields, 3)).toBe('schema version 3 changes approved field(s) name');
     expect(schemaChangeNeedsApproval(granted, { ...none, retyped: [{ field: 'birth_date', from: 'string', to: 'int(date)' }] }, fields, 3)).toContain('birth_date');
     expect(schemaChangeNeedsApproval(granted, { ...none, added: ['phone'] }, fields, 4)).toBe('schema version 4 adds sensitive field(s) phone');
+  });
+});
+
+describe('the keyed hash', () => {
+  it('is HMAC-SHA256 exactly, for keys shorter and longer than a block and any message', () => {
+    for (const keyBytes of [16, 32, 64, 65, 200]) {
+      const key = crypto.randomBytes(keyBytes);
+      const hmac = new HmacSha256(key);
+      for (const message of ['', 'a', '110105194912310021', '张三丰', 'x'.repeat(1000)]) {
+        expect(hmac.hex(message)).toBe(crypto.createHmac('sha256', key).update(message).digest('hex'));
+      }
+    }
+  });
+});
+
+describe('a share schema derived from a decimal field in the clear', () => {
+  it('keeps its precision and scale, so the consumer reads the amount the publisher wrote', () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../schemas/legal-entity.registry.avsc'), 'utf8'));
+    const derived = deriveShareSchema(schema, [{ name: 'registered_capital', delivery: 'clear' }], 'sub-decimal') as { fields: Array<{ type: unknown }> };
+    expect(derived.fields[0]!.type).toEqual(['null', { type: 'bytes', logicalType: 'decimal', precision: 18, scale: 2 }]);
+    const type = compileNaturalType(derived);
+    expect(type.fromBuffer(type.toBuffer({ registered_capital: '10000000.00' }))).toEqual({ registered_capital: '10000000.00' });
   });
 });
