@@ -151,7 +151,43 @@ export const naturalLogicalTypes = {
 
 /** Compiles an Avro schema into a type that speaks natural JSON. */
 export function compileNaturalType(schema: unknown): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, { logicalTypes: naturalLogicalTypes, wrapUnions: 'auto' });
+  const type = avro.Type.forSchema(schema as avro.Schema, { logicalTypes: naturalLogicalTypes, wrapUnions: 'auto' });
+  withoutPrototypeLookups(type);
+  return type;
+}
+
+interface LookupTables {
+  readonly _indices?: Record<string, number>;
+  readonly _fieldsByName?: Record<string, unknown>;
+  underlyingType?: LookupTables;
+  types?: LookupTables[];
+  itemsType?: LookupTables;
+  valuesType?: LookupTables;
+  fields?: Array<{ type: LookupTables }>;
+}
+
+/**
+ * avsc looks enum symbols and record fields up in plain objects, so a name that Object.prototype has answers
+ * too: the enum value "toString" passed validation and was written with a function for its index (a record
+ * no reader could decode, produced into the dataset topic), and a member named "constructor" or "__proto__"
+ * was taken for a declared field and crashed the unknown-field check. The tables lose their prototype once
+ * per compiled type, so only declared names are found.
+ */
+function withoutPrototypeLookups(root: avro.Type): void {
+  const seen = new Set<LookupTables>();
+  const visit = (t: LookupTables | undefined): void => {
+    if (!t || seen.has(t)) return;
+    seen.add(t);
+    // the types are frozen, their tables are not: the tables lose their prototype in place
+    if (t._indices) Object.setPrototypeOf(t._indices, null);
+    if (t._fieldsByName) Object.setPrototypeOf(t._fieldsByName, null);
+    visit(t.underlyingType);
+    t.types?.forEach(visit);
+    visit(t.itemsType);
+    visit(t.valuesType);
+    t.fields?.forEach((f) => visit(f.type));
+  };
+  visit(root as unknown as LookupTables);
 }
 
 export interface FieldError {
@@ -279,7 +315,9 @@ export function validateNatural(type: avro.Type, value: unknown): FieldError[] {
   type.isValid(value, {
     errorHook: (path: string[], any: unknown, t: avro.Type) => {
       const where = path.join('.');
-      if (any === undefined) errors.push({ path: where, message: 'is required', rule: 'required' });
+      // a missing member whose name Object.prototype also has ("constructor") reads the prototype's value
+      const inherited = any !== undefined && path.length > 0 && any === (Object.prototype as Record<string, unknown>)[path[path.length - 1]!];
+      if (any === undefined || inherited) errors.push({ path: where, message: 'is required', rule: 'required' });
       else errors.push({ path: where, message: describeMismatch(t, any), rule: 'type' });
     },
   });

@@ -99,3 +99,28 @@ describe('unknown fields below the top level', () => {
     expect(validateNatural(type, { id: 'p1', owners: [{ name: 'a' }], tags: null })).toEqual([]);
   });
 });
+
+describe('names every JavaScript object answers to', () => {
+  it('are not enum symbols', () => {
+    for (const kind of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      expect(validateNatural(type, { ...good, kind })).toEqual([{ path: 'kind', message: 'must be one of A, B', rule: 'type' }]);
+      expect(type.isValid({ ...good, kind })).toBe(false);
+      expect(() => type.toBuffer({ ...good, kind })).toThrow();
+    }
+  });
+
+  it('are unknown fields, at the top and nested, never a crash', () => {
+    const top = JSON.parse(JSON.stringify({ ...good, constructor: 1 }).replace(/^\{/, '{"__proto__":{"x":1},'));
+    const paths = validateNatural(type, top).map((e) => e.path).sort();
+    expect(paths).toEqual(['__proto__', 'constructor']);
+    expect(validateNatural(type, { ...good, inner: { x: 1, toString: 2 } })).toEqual([
+      { path: 'inner.toString', message: 'is not a field of this dataset', rule: 'unknown-field' },
+    ]);
+  });
+
+  it('as declared field names, are required like any other field', () => {
+    const odd = compileNaturalType({ type: 'record', name: 'Odd', fields: [{ name: 'constructor', type: 'string' }] });
+    expect(validateNatural(odd, {})).toEqual([{ path: 'constructor', message: 'is required', rule: 'required' }]);
+    expect(validateNatural(odd, { constructor: 'x' })).toEqual([]);
+  });
+});
