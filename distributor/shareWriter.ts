@@ -73,6 +73,7 @@ export class ShareWriter {
     // One produce request per ~MAX_REQUEST_BYTES: a batch fanned out to many subscriptions would
     // otherwise exceed the broker's message.max.bytes and be refused whole.
     const subOfTopic = new Map(subs.map((s) => [shareTopic(s.id), s]));
+    const pendingReceipts: Array<Promise<void>> = [];
     const flush = async (): Promise<void> => {
       if (byTopic.size === 0) return;
       const written = byTopic;
@@ -97,7 +98,10 @@ export class ShareWriter {
           count,
         });
       }
-      await this.deps.receipts.delivery(...receipts);
+      // the receipts are committed while the next request is projected and sent; `deliver` resolves after all of them
+      const recorded = this.deps.receipts.delivery(...receipts);
+      recorded.catch(() => undefined); // awaited below; a failure fails the delivery there
+      pendingReceipts.push(recorded);
     };
     // every schema the batch needs, resolved before the (synchronous) projection of its records
     const writers = new Map<number, CachedSchema | UndecodableValueError>();
@@ -163,6 +167,7 @@ export class ShareWriter {
       }
     }
     await flush();
+    await Promise.all(pendingReceipts);
     if (delivered > 0) metrics.records.inc({ dataset, outcome: 'delivered' }, delivered);
   }
 }
