@@ -163,7 +163,11 @@ export async function benchConnectors(rows = 20_000): Promise<ConnectorBenchResu
     let ended = started;
     try {
       for (;;) {
-        const { rows: s } = await pool.query<{ records_out: string; last_error: string | null }>('SELECT records_out, last_error FROM connector_status WHERE name = $1', [name]);
+        const { rows: s } = await pool.query<{ records_out: string; last_error: string | null; failed_generation: number | null }>(
+          'SELECT records_out, last_error, failed_generation FROM connector_status WHERE name = $1',
+          [name],
+        );
+        if (s[0]?.failed_generation !== null && s[0]?.failed_generation !== undefined) throw new Error(`postgres-source FAILED: ${s[0].last_error}`);
         const out = Number(s[0]?.records_out ?? 0);
         if (out > 0 && !first) first = { at: process.hrtime.bigint(), rows: out };
         if (out >= rows) break;

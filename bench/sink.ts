@@ -137,7 +137,7 @@ export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
         name,
         connectorClass: 'postgres-sink',
         owner: 'civil-affairs',
-        config: { 'connector.class': 'postgres-sink', subscription, 'connection.url': url(base.databaseUrl, targetDb), 'table.name.format': table, 'insert.mode': mode, 'batch.max.rows': '500' },
+        config: { 'connector.class': 'postgres-sink', subscription, 'connection.url': url(base.databaseUrl, targetDb), 'table.name.format': table, 'insert.mode': mode },
         createdBy: 'bench',
       });
       const started = process.hrtime.bigint();
@@ -149,6 +149,8 @@ export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
         const n = exists ? Number((await target.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n) : 0;
         if (n > 0 && !first) first = { at: process.hrtime.bigint(), rows: n };
         if (n >= rows) break;
+        const failed = (await pool.query<{ last_error: string }>('SELECT last_error FROM connector_status WHERE name = $1 AND failed_generation IS NOT NULL', [name])).rows[0];
+        if (failed) throw new Error(`postgres-sink (${mode}) FAILED: ${failed.last_error}`);
         await new Promise((r) => setTimeout(r, 20));
       }
       const ended = process.hrtime.bigint();

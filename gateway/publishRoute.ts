@@ -4,9 +4,8 @@ import { principalOf } from './middleware/auth';
 import { errorBody } from './middleware/errors';
 import type { components } from './openapi';
 import type { DepartmentRateLimiter } from './middleware/rateLimit';
-import { assertJsonDepth, decodeRecords, parseJsonBody } from './publishBody';
+import { decodePublishBody } from './publishBody';
 import { admitLargeBody, type LargeBodyGate } from './middleware/largeBodies';
-import { assertCleanJson, assertCleanJsonBytes } from './middleware/textHygiene';
 import { type IdempotencyScope, type IdempotencyStore, idempotencyKeyOf, requestFingerprint } from './idempotency';
 import { authorizePublisher, type PublishDeps, publishRecords } from '../publish/pipeline';
 
@@ -68,7 +67,9 @@ export function publishRouter(deps: PublishRouteDeps): Router {
       const publisher = await authorizePublisher(deps, principal, datasetId);
       const atomic = atomicParam(req.query.atomic);
       const type = mediaType(req) === NDJSON ? NDJSON : JSON_TYPE;
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      // The bytes are held only until decoded: from then on only the records are (see decodePublishBody).
+      let body: Buffer | undefined = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      req.body = undefined;
 
       const key = idempotencyKeyOf(req.get('idempotency-key'));
       const scope: IdempotencyScope | undefined = key === undefined ? undefined : { department: principal.department, dataset: datasetId, key };
@@ -81,16 +82,8 @@ export function publishRouter(deps: PublishRouteDeps): Router {
         }
       }
       try {
-        let decoded;
-        assertCleanJsonBytes(body);
-        if (type === NDJSON) {
-          assertJsonDepth(body, deps.maxJsonDepth, true);
-          decoded = decodeRecords(body.toString('utf8'), NDJSON, deps.maxRecordsPerRequest);
-        } else {
-          if (body.length === 0) throw new InputError('publish.invalid_body', 'the body must be a JSON object with a "records" array');
-          decoded = decodeRecords(parseJsonBody(body, deps.maxJsonDepth), JSON_TYPE, deps.maxRecordsPerRequest);
-        }
-        assertCleanJson(decoded.records, body, 'records');
+        const decoded = decodePublishBody(body, type === NDJSON, { maxDepth: deps.maxJsonDepth, maxRecords: deps.maxRecordsPerRequest });
+        body = undefined;
         deps.rateLimiter.take(principal.department, 'records', decoded.records.length);
         const outcome = await publishRecords(deps, {
           publisher,

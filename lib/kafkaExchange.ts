@@ -47,10 +47,21 @@ interface TopicQueue {
   sending: boolean;
 }
 
-function messageBytes(m: OutgoingMessage): number {
-  let n = 64 + (m.value ? (m.value as Buffer).length : 0) + (m.key ? m.key.length : 0);
-  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (v ? String(v).length : 0);
+/** The messages of one request share one headers object: measured once, not once per message. */
+let lastHeaders: OutgoingMessage['headers'] | undefined;
+let lastHeaderBytes = 0;
+
+function headerBytes(headers: OutgoingMessage['headers']): number {
+  if (headers === lastHeaders) return lastHeaderBytes;
+  let n = 0;
+  for (const [k, v] of Object.entries(headers ?? {})) n += k.length + (v ? String(v).length : 0);
+  lastHeaders = headers;
+  lastHeaderBytes = n;
   return n;
+}
+
+function messageBytes(m: OutgoingMessage): number {
+  return 64 + (m.value ? (m.value as Buffer).length : 0) + (m.key ? m.key.length : 0) + headerBytes(m.headers);
 }
 
 /** Splits one caller's messages into pieces no larger than a produce request may be. */
@@ -181,7 +192,13 @@ export class KafkaExchange {
     await this.ensureTopic(topic);
     const partitions = this.partitionCounts.get(topic)!;
     // The partition is chosen here (as the producer would: murmur2 of the key) so each caller knows its offsets in a shared batch.
-    const placed = messages.map((m) => ({ ...m, partition: m.partition ?? this.kafka.partitionFor(topic, m.key, partitions) }));
+    // (fields named, not spread: a spread copy of every message was 2 % of a busy gateway's publish time)
+    const placed: OutgoingMessage[] = messages.map((m) => ({
+      key: m.key,
+      value: m.value,
+      headers: m.headers,
+      partition: m.partition ?? this.kafka.partitionFor(topic, m.key, partitions),
+    }));
     const maxBytes = this.opts.maxBatchBytes ?? 900 * 1024;
     const mine: Waiting[] = [];
     try {

@@ -120,6 +120,60 @@ export interface KafkaPort {
   partitionFor(topic: string, key: Buffer | string | null | undefined, partitionCount: number): number;
 }
 
+const MURMUR2_SEED = 0x9747b28c;
+const MURMUR2_M = 0x5bd1e995;
+
+/**
+ * Kafka's murmur2 (the Java client's `Utils.murmur2`, which kafkajs's default partitioner follows) in 32-bit
+ * integer arithmetic: the same hash as kafkajs's 64-bit `Long` version, which allocates several objects per 4
+ * bytes and was 4 % of a busy gateway's publish time.
+ */
+export function murmur2(data: Uint8Array): number {
+  const length = data.length;
+  let h = MURMUR2_SEED ^ length;
+  const body = length & ~3;
+  for (let i = 0; i < body; i += 4) {
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    k = Math.imul(k, MURMUR2_M);
+    k ^= k >>> 24;
+    k = Math.imul(k, MURMUR2_M);
+    h = Math.imul(h, MURMUR2_M) ^ k;
+  }
+  const tail = length & 3;
+  if (tail === 3) h ^= data[body + 2]! << 16;
+  if (tail >= 2) h ^= data[body + 1]! << 8;
+  if (tail >= 1) {
+    h ^= data[body]!;
+    h = Math.imul(h, MURMUR2_M);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, MURMUR2_M);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+let asciiScratch = new Uint8Array(256);
+
+/** The partition of a keyed record as Kafka's default partitioner places it: murmur2 of the key's UTF-8 bytes. */
+export function keyPartition(key: Buffer | string, partitionCount: number): number {
+  let bytes: Uint8Array;
+  if (typeof key === 'string') {
+    // most keys are short ASCII identifiers: their UTF-8 bytes are their char codes, no Buffer needed
+    if (key.length > asciiScratch.length) asciiScratch = new Uint8Array(key.length * 2);
+    let ascii = true;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 0x7f) {
+        ascii = false;
+        break;
+      }
+      asciiScratch[i] = c;
+    }
+    bytes = ascii ? asciiScratch.subarray(0, key.length) : Buffer.from(key, 'utf8');
+  } else bytes = key;
+  return (murmur2(bytes) & 0x7fffffff) % partitionCount;
+}
+
 /** govx's Kafka port over a kafkajs client (the one lib/kafka.ts `createKafka` configures). */
 export function kafkajsPort(kafka: Kafka): KafkaPort {
   const partitioner = Partitioners.DefaultPartitioner();
@@ -146,6 +200,7 @@ export function kafkajsPort(kafka: Kafka): KafkaPort {
     },
     admin: () => kafka.admin(),
     partitionFor: (topic, key, partitionCount) => {
+      if (key !== null && key !== undefined) return keyPartition(key, partitionCount);
       let partitionMetadata = metadataByCount.get(partitionCount);
       if (!partitionMetadata) {
         partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));

@@ -65,12 +65,7 @@ async function validateInSlices(
   const out: ReturnType<typeof validateRecords> = { valid: [], rejected: [] };
   for (let start = 0; start < records.length; start += SLICE) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const slice = records.slice(start, start + SLICE);
-    const localSkip = new Set<number>();
-    for (let i = 0; i < slice.length; i++) if (skip.has(start + i)) localSkip.add(i);
-    const part = validateRecords(runtime, slice, localSkip, maxStringLength);
-    for (const v of part.valid) out.valid.push({ ...v, index: v.index + start });
-    for (const r of part.rejected) out.rejected.push({ ...r, index: r.index + start });
+    validateRecords(runtime, records, skip, maxStringLength, { from: start, to: Math.min(start + SLICE, records.length) }, out);
   }
   return out;
 }

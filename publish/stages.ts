@@ -91,27 +91,30 @@ export function validateRecords(
   records: unknown[],
   skip: ReadonlySet<number>,
   maxStringLength = DEFAULT_MAX_STRING_LENGTH,
+  /** validate only records[from, to) (a slice of a large request), adding to `into` */
+  range: { from: number; to: number } = { from: 0, to: records.length },
+  into: { valid: ValidRecord[]; rejected: RejectedRecord[] } = { valid: [], rejected: [] },
 ): { valid: ValidRecord[]; rejected: RejectedRecord[] } {
-  const valid: ValidRecord[] = [];
-  const rejected: RejectedRecord[] = [];
+  const { valid, rejected } = into;
   const keyField = runtime.dataset.keyField;
   const write = recordWriterFor(runtime.type, runtime.checks, maxStringLength);
-  records.forEach((record, index) => {
-    if (skip.has(index)) return;
+  for (let index = range.from; index < range.to; index++) {
+    if (skip.has(index)) continue;
+    const record = records[index];
     const compiled = write?.(record, runtime.schemaId);
     if (compiled) {
       valid.push({ index, key: String((record as Record<string, unknown>)[keyField]), value: compiled });
-      return;
+      continue;
     }
     const errors = recordErrors(runtime, record, maxStringLength);
     if (errors.length > 0) {
       rejected.push({ index, errors });
-      return;
+      continue;
     }
     const key = (record as Record<string, unknown>)[keyField];
     valid.push({ index, key: String(key), value: encodeRecord(runtime.type, runtime.schemaId, record) });
-  });
-  return { valid, rejected };
+  }
+  return into;
 }
 
 export interface Provenance {

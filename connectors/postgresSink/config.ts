@@ -35,7 +35,7 @@ export const postgresSinkKeys: Record<string, KeySpec> = {
   'auto.create': { doc: 'create the table from the derived schema', default: 'true' },
   'auto.evolve': { doc: 'add columns when the derived schema gains fields', default: 'true' },
   'delete.enabled': { doc: 'a tombstone deletes the row (upsert mode)', default: 'true' },
-  'batch.max.rows': { doc: 'records per transaction', default: '500' },
+  'batch.max.rows': { doc: 'records per transaction (at most what one fetch of a partition holds)', default: '5000' },
 };
 
 export function validatePostgresSinkConfig(r: ConfigReader, name: string, raw: RawConfig, _ctx: ValidationContext): PostgresSinkConfig {

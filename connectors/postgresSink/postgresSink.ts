@@ -49,6 +49,9 @@ interface Column {
   kind: ColumnKind;
 }
 
+/** Advisory-lock key space for setting up a sink table (the second key is hashtext(table)). */
+const TABLE_SETUP_LOCK_SPACE = 4_711_019;
+
 const LINEAGE = [
   ['_govx_key', 'text'],
   ['_govx_subscription', 'text'],
@@ -186,7 +189,10 @@ function isRecordError(err: unknown): boolean {
 
 export class PostgresSinkWriter implements SinkWriter {
   private target: pg.Pool | null = null;
+  /** tables and their columns as committed (what every connection sees) */
   private readonly ensured = new Map<string, Set<string>>();
+  /** tables set up in a connection's open transaction: known to others only once it commits */
+  private readonly settingUp = new WeakMap<pg.PoolClient, Map<string, Set<string>>>();
 
   constructor(
     private readonly opts: PostgresSinkOptions,
@@ -232,9 +238,12 @@ export class PostgresSinkWriter implements SinkWriter {
 
   /** Creates the table or adds the columns this schema needs; remembers what exists. */
   private async ensureTable(client: pg.PoolClient, table: string, cols: Column[]): Promise<void> {
-    let known = this.ensured.get(table);
+    let known = this.settingUp.get(client)?.get(table) ?? this.ensured.get(table);
     if (known && cols.every((c) => known!.has(c.name))) return;
     const name = qualifiedName(table);
+    // Writers of other partitions (on this worker or another) may be setting up the same table right now:
+    // one at a time, each seeing what the one before committed.
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [TABLE_SETUP_LOCK_SPACE, table]);
     const { rows } = await client.query<{ column_name: string }>(
       `SELECT column_name FROM information_schema.columns WHERE table_schema = coalesce($1, current_schema()) AND table_name = $2`,
       table.includes('.') ? [table.split('.')[0], table.split('.')[1]] : [null, table],
@@ -257,7 +266,8 @@ export class PostgresSinkWriter implements SinkWriter {
         for (const c of missing) known.add(c.name);
       }
     }
-    this.ensured.set(table, known);
+    if (!this.settingUp.has(client)) this.settingUp.set(client, new Map());
+    this.settingUp.get(client)!.set(table, known);
   }
 
   async write(records: SinkRecord[]): Promise<SinkWriteResult> {
@@ -286,9 +296,9 @@ export class PostgresSinkWriter implements SinkWriter {
     }
   }
 
-  /** A table or column created in a rolled-back transaction is gone again: check afresh next time. */
+  /** A table or column created in a rolled-back transaction is gone again. */
   private async rollback(client: pg.PoolClient): Promise<void> {
-    this.ensured.clear();
+    this.settingUp.delete(client);
     await client.query('ROLLBACK').catch(() => undefined);
   }
 
@@ -345,6 +355,8 @@ export class PostgresSinkWriter implements SinkWriter {
        ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = greatest(govx_sink_offsets.next_offset, EXCLUDED.next_offset), updated_at = now();
        COMMIT`,
     );
+    for (const [table, columns] of this.settingUp.get(client) ?? []) this.ensured.set(table, columns);
+    this.settingUp.delete(client);
   }
 
   /** Whether the fresh records can go in one bulk statement: one topic and schema, no tombstone, (upsert) every record keyed. */

@@ -47,6 +47,12 @@ interface Failure {
   message: string;
 }
 
+interface DecodedChunk {
+  records: Array<{ index: number; record: SinkRecord }>;
+  /** values that could not be decoded, by chunk index */
+  failures: Failure[];
+}
+
 interface ChunkFailure extends Failure {
   /** how many records of the chunk are durably written and may be committed */
   commitUpTo: number;
@@ -122,33 +128,80 @@ export class SinkTask implements ConnectorTask {
     }
   }
 
+  /**
+   * A batch is written chunk by chunk, pipelined: chunk n+1 is decoded while chunk n is written, and
+   * the receipt and Kafka commit of chunk n (in order, after its target COMMIT) run while chunk n+1 is
+   * written. A crash anywhere re-delivers from the last Kafka commit; the writer skips what it already holds.
+   */
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: BatchHandlerPayload): Promise<void> {
     const { ctx } = this;
     const { topic, partition } = batch;
-    for (let i = 0; i < batch.messages.length; i += ctx.config.batchMaxRows) {
-      if (this.failure || ctx.signal.aborted || !isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(i, i + ctx.config.batchMaxRows);
-      const { failure, delivered } = await this.writeChunk(topic, partition, chunk, heartbeat);
+    const chunks: IncomingMessage[][] = [];
+    for (let i = 0; i < batch.messages.length; i += ctx.config.batchMaxRows) chunks.push(batch.messages.slice(i, i + ctx.config.batchMaxRows));
+    const decode = (chunk: IncomingMessage[] | undefined): Promise<DecodedChunk> | null => {
+      if (!chunk) return null;
+      const p = this.decodeChunk(chunk, topic, partition, heartbeat);
+      p.catch(() => undefined); // awaited below, or dropped when the batch stops early
+      return p;
+    };
+    let settling: Promise<void> = Promise.resolve();
+    // what settling the chunks so far came to (set by the chain, read by the loop)
+    const state: { settled: 'ok' | 'uncommitted' | Error } = { settled: 'ok' };
+    let next = decode(chunks[0]);
+    for (let c = 0; c < chunks.length; c++) {
+      if (state.settled !== 'ok' || this.failure || ctx.signal.aborted || !isRunning() || isStale()) break;
+      const chunk = chunks[c]!;
+      const decoded = await next!;
+      next = decode(chunks[c + 1]);
+      const { failure, delivered } = await this.writeChunk(topic, partition, chunk, decoded, heartbeat);
       const committed = failure ? failure.commitUpTo : chunk.length;
-      // the receipt is written after the target's COMMIT and before the Kafka commit: a crash in between
-      // re-delivers the chunk and records it again (an overlapping receipt, never a missing one)
-      await retrying('recording the delivery receipt', retryPolicyOf(ctx, heartbeat), () => this.recordDelivery(topic, partition, delivered));
-      if (committed > 0) {
-        const last = chunk[committed - 1]!.offset;
+      settling = settling.then(async () => {
+        if (state.settled !== 'ok') return;
         try {
-          await this.consumer!.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+          state.settled = await this.settleChunk(topic, partition, chunk, committed, delivered, resolveOffset, heartbeat);
         } catch (err) {
-          // Typically a rebalance: the partition's new owner re-delivers from the last commit (duplicates, never a loss).
-          ctx.log.warn({ topic, partition, offset: last, err: errorMessage(err) }, 'offset commit failed; records will be re-delivered');
-          return;
+          state.settled = err instanceof Error ? err : new Error(String(err));
         }
-        resolveOffset(last);
+      });
+      if (failure) {
+        await settling;
+        throw new ConnectorFailure(`${topic}/${partition}@${chunk[failure.index]!.offset}: ${failure.errorClass}: ${failure.message} (errors.tolerance=none)`);
       }
-      if (failure) throw new ConnectorFailure(`${topic}/${partition}@${chunk[failure.index]!.offset}: ${failure.errorClass}: ${failure.message} (errors.tolerance=none)`);
       await heartbeat();
     }
+    await settling;
+    if (state.settled instanceof Error) throw state.settled;
+    if (state.settled !== 'ok') return;
     this.lags.set(`${topic}/${partition}`, Number(batch.offsetLag()));
     ctx.counters.lag = [...this.lags.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * After a chunk's target COMMIT: its receipt, then the Kafka commit. The receipt comes first, so a crash in
+   * between re-delivers the chunk and records it again (an overlapping receipt, never a missing one).
+   */
+  private async settleChunk(
+    topic: string,
+    partition: number,
+    chunk: IncomingMessage[],
+    committed: number,
+    delivered: Array<{ offset: string; index: number }>,
+    resolveOffset: (offset: string) => void,
+    heartbeat: () => Promise<void>,
+  ): Promise<'ok' | 'uncommitted'> {
+    const { ctx } = this;
+    await retrying('recording the delivery receipt', retryPolicyOf(ctx, heartbeat), () => this.recordDelivery(topic, partition, delivered));
+    if (committed === 0) return 'ok';
+    const last = chunk[committed - 1]!.offset;
+    try {
+      await this.consumer!.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+    } catch (err) {
+      // Typically a rebalance: the partition's new owner re-delivers from the last commit (duplicates, never a loss).
+      ctx.log.warn({ topic, partition, offset: last, err: errorMessage(err) }, 'offset commit failed; records will be re-delivered');
+      return 'uncommitted';
+    }
+    resolveOffset(last);
+    return 'ok';
   }
 
   /** delivery.receipt (channel sink) for records of a share topic written durably into the connector's target */
@@ -167,19 +220,11 @@ export class SinkTask implements ConnectorTask {
     );
   }
 
-  /**
-   * Writes one chunk durably; returns the first failure when errors.tolerance=none (records before it are
-   * written), and which records reached the target (by chunk index).
-   */
-  private async writeChunk(
-    topic: string,
-    partition: number,
-    chunk: IncomingMessage[],
-    heartbeat: () => Promise<void>,
-  ): Promise<{ failure: ChunkFailure | null; delivered: Array<{ offset: string; index: number }> }> {
+  /** Decodes a chunk's values through the schema cache; undecodable ones are failures of their own (dead letters). */
+  private async decodeChunk(chunk: IncomingMessage[], topic: string, partition: number, heartbeat: () => Promise<void>): Promise<DecodedChunk> {
     const { ctx } = this;
     const policy = retryPolicyOf(ctx, heartbeat);
-    const records: Array<{ index: number; record: SinkRecord }> = [];
+    const records: DecodedChunk['records'] = [];
     const failures: Failure[] = [];
     for (const [index, m] of chunk.entries()) {
       const decoded = await retrying('reading the schema', policy, () =>
@@ -209,6 +254,22 @@ export class SinkTask implements ConnectorTask {
         },
       });
     }
+    return { records, failures };
+  }
+
+  /**
+   * Writes one decoded chunk durably; returns the first failure when errors.tolerance=none (records before it are
+   * written), and which records reached the target (by chunk index).
+   */
+  private async writeChunk(
+    topic: string,
+    partition: number,
+    chunk: IncomingMessage[],
+    { records, failures }: DecodedChunk,
+    heartbeat: () => Promise<void>,
+  ): Promise<{ failure: ChunkFailure | null; delivered: Array<{ offset: string; index: number }> }> {
+    const { ctx } = this;
+    const policy = retryPolicyOf(ctx, heartbeat);
     ctx.counters.in += chunk.length;
     const firstDecodeFailure = ctx.config.errorsTolerance === 'none' ? failures[0] : undefined;
     const toWrite = firstDecodeFailure ? records.filter((r) => r.index < firstDecodeFailure.index) : records;

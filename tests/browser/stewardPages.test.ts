@@ -78,6 +78,13 @@ it('says so when a dataset has no dead letters, and shows the API error for one 
   await shows(steward.locator('.ant-table'), '无法读取死信记录');
 }, 120_000);
 
+it("leads from the dataset's page to its dead letters", async () => {
+  await steward.goto(`${stack.url}/console/catalog/${dataset}`);
+  await steward.getByRole('button', { name: '死信记录' }).click();
+  await steward.waitForURL(new RegExp(`/console/dead-letters\\?dataset=${dataset.replace(/\./g, '\\.')}$`));
+  await shows(steward.getByTestId('dead-letter-reason'), 'value');
+}, 120_000);
+
 it('reads in English too', async () => {
   await steward.goto(`${stack.url}/console/dead-letters?dataset=${dataset}`);
   await steward.getByText('English', { exact: true }).click();

@@ -48,6 +48,9 @@ export function DatasetPage({ me, id, editing }: { me: Me; id: string; editing: 
       extra={
         <Space>
           {me.role === 'admin' && <Button type="primary" onClick={() => navigate(`/catalog/${d.id}/edit`)}>{t('编辑', 'Edit')}</Button>}
+          {(me.role === 'admin' || (me.role === 'steward' && me.department.id === d.owner)) && (
+            <Button onClick={() => navigate(`/dead-letters?dataset=${encodeURIComponent(d.id)}`)}>{t('死信记录', 'Dead letters')}</Button>
+          )}
           {me.role === 'consumer' && d.sharingType !== 'none' && d.status === 'active' && (
             <Button type="primary" onClick={() => navigate(`/request/${d.id}`)}>{t('申请使用', 'Request access')}</Button>
           )}

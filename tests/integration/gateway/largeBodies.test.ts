@@ -68,3 +68,18 @@ it('still answers 413 request.too_large to a body over the limit without making 
   expect(res.status).toBe(413);
   expect(res.body.error.code).toBe('request.too_large');
 });
+
+it('refuses a body of more records than allowed from a count of its bytes, in JSON and NDJSON, and keeps serving', async () => {
+  const max = stack.config.maxRecordsPerRequest;
+  const json = await httpJson(url(), { method: 'POST', key: publisher, rawBody: `{"records":[${'{},'.repeat(200_000)}{}]}`, headers: { 'content-type': 'application/json' } });
+  expect(json.status).toBe(413);
+  expect(json.body.error).toMatchObject({ code: 'publish.too_many_records', message: expect.stringContaining(String(max)) });
+  const ndjson = await httpJson(url(), { method: 'POST', key: publisher, rawBody: '{}\n'.repeat(max + 1), headers: { 'content-type': 'application/x-ndjson' } });
+  expect(ndjson.status).toBe(413);
+  expect(ndjson.body.error.code).toBe('publish.too_many_records');
+  const [record] = generateSample(DATASET, 1, 17);
+  const lines = `${JSON.stringify(record)}\nnot json\n${JSON.stringify({ ...record, name: 'a\u0000' })}\n`;
+  const nul = await httpJson(url(), { method: 'POST', key: publisher, rawBody: lines, headers: { 'content-type': 'application/x-ndjson' } });
+  expect(nul.status).toBe(400);
+  expect(nul.body.error).toMatchObject({ code: 'request.invalid_text', details: [{ path: 'records[2].name' }] });
+});
