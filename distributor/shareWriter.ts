@@ -64,9 +64,11 @@ export class ShareWriter {
     messages: IncomingMessage[],
     subs: Subscription[],
     include: (sub: Subscription, offset: string) => boolean,
+    /** the dataset's key field, when the caller read it already */
+    knownKeyField?: string,
   ): Promise<void> {
     const { projector, producer, log, schemas, metrics } = this.deps;
-    const keyField = (await getDataset(this.deps.pool, dataset))?.keyField ?? '';
+    const keyField = knownKeyField ?? (await getDataset(this.deps.pool, dataset))?.keyField ?? '';
     let byTopic = new Map<string, OutgoingMessage[]>();
     let bytes = 0;
     let delivered = 0;
