@@ -30,6 +30,8 @@ import { freePort, kafkaVersion, loadAverage, round2, sleep } from './support';
 const BATCH = Number(process.env.BENCH_E2E_BATCH ?? 200);
 /** `BENCH_E2E_ONLY=hostile` runs only the hostile-input load (the gateway's peak RSS), skipping the latency phases. */
 const ONLY = process.env.BENCH_E2E_ONLY ?? '';
+/** `BENCH_E2E_HOSTILE_REQUESTS=N`: the hostile load sends N requests in all, however long they take, instead of running for the phase's seconds (the same work on a busy machine as on a quiet one). */
+const HOSTILE_REQUESTS = Number(process.env.BENCH_E2E_HOSTILE_REQUESTS ?? 0);
 const SHARE_FIELDS = ['id_number', 'name', 'birth_date', 'household_district', 'address', 'updated_at'];
 
 function percentile(sorted: number[], p: number): number {
@@ -200,7 +202,7 @@ async function hostileLoad(
   const until = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: 8 }, async (_, c) => {
-      for (let i = c; performance.now() < until; i++) {
+      for (let i = c, sent = 0; HOSTILE_REQUESTS > 0 ? sent < HOSTILE_REQUESTS / 8 : performance.now() < until; i++, sent++) {
         const h = hostile[i % hostile.length]!;
         const res = await fetch(`${gateway.url}/v1/datasets/${dataset}/records`, { method: 'POST', headers: { authorization: `Bearer ${publisherKey}`, 'content-type': h.type }, body: h.body }).catch(() => null);
         // the status with the error's stable code ("413 publish.too_many_records"), so each refusal is visible

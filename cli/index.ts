@@ -12,6 +12,7 @@ import { GovxError } from '../lib/errors';
 import { exitAfterShutdown, ShutdownSequence } from '../lib/lifecycle';
 import { createLogger } from '../lib/logger';
 import { projectPath } from '../lib/paths';
+import { applyHeapGrowing } from '../lib/heap';
 import { consoleBuildDir } from '../gateway/consoleRoutes';
 import { startGateway } from '../gateway/server';
 import { generateSample, sampleDatasetIds } from '../schemas/samples';
@@ -46,6 +47,7 @@ const out = (line: string): void => {
 async function serve(opts: { services: boolean; seed: boolean; workers?: number }): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'govx', config.logFormat);
+  applyHeapGrowing(config.heapGrowingPercent);
   if (opts.services && !isServeWorker()) execFileSync('bash', [projectPath('scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
   if ((opts.workers ?? 1) > 1 && !isServeWorker()) {
     const { port } = await servePrimary(config, log, { workers: opts.workers!, seed: opts.seed });

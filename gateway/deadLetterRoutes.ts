@@ -3,7 +3,7 @@ import { appendAudit } from '../catalog/audit';
 import { getDataset } from '../catalog/datasets';
 import type { Pool } from '../lib/db';
 import { InputError, NotFoundError } from '../lib/errors';
-import type { KafkaPort } from '../lib/kafkaPort';
+import { type KafkaPort, readKafkaForAnswer } from '../lib/kafkaPort';
 import { readDeadLetters } from '../publish/deadLetterReader';
 import { decodeCursor, encodeCursor } from './httpDelivery';
 import { principalOf } from './middleware/auth';
@@ -42,12 +42,12 @@ export function deadLetterRouter(deps: DeadLetterRouteDeps): Router {
     if (payloadText !== 'true' && payloadText !== 'false') throw new InputError('request.invalid_query', 'query parameter payload must be true or false');
     const before = req.query.before;
     if (before !== undefined && typeof before !== 'string') throw new InputError('dead_letters.invalid_cursor', 'pass one cursor');
-    const page = await readDeadLetters(deps.kafka, dataset.id, {
-      limit: Number(limitText),
-      before: before === undefined ? null : decodeCursor(before, 'dead_letters.invalid_cursor'),
-      payload: payloadText === 'true',
-      timeoutMs: deps.readTimeoutMs ?? 15_000,
-    });
+    const from = before === undefined ? null : decodeCursor(before, 'dead_letters.invalid_cursor');
+    const timeoutMs = deps.readTimeoutMs ?? 15_000;
+    // the reader's own deadline answers dead_letters.unavailable; this one covers Kafka not answering at all
+    const page = await readKafkaForAnswer('reading dead letters', timeoutMs + 5000, () =>
+      readDeadLetters(deps.kafka, dataset.id, { limit: Number(limitText), before: from, payload: payloadText === 'true', timeoutMs }),
+    );
     if (page.items.length > 0) {
       await appendAudit(deps.pool, {
         actor: { department: principal.department, keyId: principal.keyId, role: principal.role },

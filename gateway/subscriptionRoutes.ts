@@ -28,7 +28,7 @@ import { previewShare } from '../distributor/sharePreview';
 import { deliverySummary } from '../catalog/deliverySummary';
 import { sinkGroupId } from '../connectors/runtime/sinkTask';
 import { subscriptionLag } from '../distributor/subscriptionLag';
-import type { KafkaPort } from '../lib/kafkaPort';
+import { type KafkaPort, readKafkaForAnswer } from '../lib/kafkaPort';
 import { decodeCursor, encodeCursor, httpDeliveryReceipts, type Positions, type ShareDelivery, type ShareReader, StreamReceipts } from './httpDelivery';
 import { principalOf } from './middleware/auth';
 import { jsonBody } from './middleware/textHygiene';
@@ -173,13 +173,11 @@ export function subscriptionRouter(deps: SubscriptionRouteDeps): Router {
   router.get('/v1/subscriptions/:id/lag', async (req, res) => {
     const sub = await findVisibleSubscription(deps.pool, principalOf(res), String(req.params.id));
     const { rows } = await deps.pool.query<{ name: string }>("SELECT name FROM connectors WHERE config->>'subscription' = $1 ORDER BY name LIMIT 20", [sub.id]);
-    res.setHeader('Cache-Control', 'no-store').json(
-      await subscriptionLag(deps.lag.kafka, sub, {
-        groupPrefix: deps.lag.groupPrefix,
-        httpCursor: await httpCursorOf(deps.pool, sub.id),
-        sinks: rows.map((r) => ({ connector: r.name, groupId: sinkGroupId(r.name) })),
-      }),
+    const httpCursor = await httpCursorOf(deps.pool, sub.id);
+    const lag = await readKafkaForAnswer('reading offsets for lag', 15_000, () =>
+      subscriptionLag(deps.lag.kafka, sub, { groupPrefix: deps.lag.groupPrefix, httpCursor, sinks: rows.map((r) => ({ connector: r.name, groupId: sinkGroupId(r.name) })) }),
     );
+    res.setHeader('Cache-Control', 'no-store').json(lag);
   });
 
   router.post('/v1/subscriptions/:id/approve', json, async (req, res) => {

@@ -41,6 +41,7 @@ export interface GovxConfig {
   readonly largeBodyBudgetBytes: number;
   readonly largeBodyQueue: number;
   readonly largeBodyWaitMs: number;
+  readonly heapGrowingPercent: number;
   readonly shutdownTimeoutMs: number;
   readonly distributor: boolean;
   readonly distributorGroupPrefix: string;
@@ -350,6 +351,12 @@ export const settings = {
     description: 'how long a large publish request may wait for the budget (429 publish.busy after)',
     default: '10000',
     parse: integer(0, 600000),
+  },
+  heapGrowingPercent: {
+    env: 'GOVX_HEAP_GROWING_PERCENT',
+    description: 'how far (percent) V8 lets the heap of `govx serve` grow past what is live before a full collection (0: V8\'s own policy, up to 4×)',
+    default: '20',
+    parse: integer(0, 1000),
   },
   shutdownTimeoutMs: {
     env: 'GOVX_SHUTDOWN_TIMEOUT_MS',

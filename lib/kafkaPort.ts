@@ -1,4 +1,5 @@
 import { type Kafka, Partitioners, type PartitionMetadata } from 'kafkajs';
+import { errorMessage, GovxError, UnavailableError } from './errors';
 
 /**
  * The Kafka calls govx makes, and nothing more: the publish path, the distributor, HTTP delivery and the
@@ -219,5 +220,27 @@ export async function topicEndOffsets(kafka: Pick<KafkaPort, 'admin'>, topic: st
     return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [String(o.partition), o.high]));
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * A read of Kafka made to answer an HTTP request: a Kafka fault, or no answer within `timeoutMs`, becomes 503
+ * `kafka.unavailable` with Retry-After (never a 500); govx's own errors pass through. The read itself may
+ * finish after the deadline; its clients are closed by its own `finally`.
+ */
+export async function readKafkaForAnswer<T>(what: string, timeoutMs: number, read: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError('kafka.unavailable', `Kafka did not answer within ${timeoutMs} ms (${what})`, 5)), timeoutMs);
+  });
+  const work = read();
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, deadline]);
+  } catch (err) {
+    if (err instanceof GovxError) throw err;
+    throw new UnavailableError('kafka.unavailable', `Kafka is unavailable (${what}): ${errorMessage(err)}`, 5, err);
+  } finally {
+    clearTimeout(timer);
   }
 }

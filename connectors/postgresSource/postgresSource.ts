@@ -66,6 +66,8 @@ const quoteTable = (name: string): string => name.split('.').map(quoteIdent).joi
  * back until they are that old, which covers transactions shorter than the delay.
  */
 export class PostgresSourceReader implements SourceReader {
+  /** the position after the last batch read is kept here; the stored offset is read only when (re)opening */
+  readonly readsAhead = true;
   private client: pg.Client | null = null;
   private position: TablePosition | null = null;
   private columns = new Map<string, string>();

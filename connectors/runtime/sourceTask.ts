@@ -35,7 +35,17 @@ export interface SourceReader {
   open(): Promise<void>;
   /** The next batch after the last one returned, or null when caught up. */
   poll(maxRecords: number): Promise<SourceBatch | null>;
+  /**
+   * Whether the next batch may be read while the one before is still being published: the reader keeps its
+   * position in memory and goes back to the stored offsets only when it reopens after a failed read.
+   */
+  readonly readsAhead?: boolean;
   close(): Promise<void>;
+}
+
+/** A read ahead of the publishing that failed; the batch is read again once the one before is stored. */
+class ReadAheadFailed {
+  readonly failed = true;
 }
 
 /**
@@ -48,7 +58,9 @@ const describeErrors = (errors: RejectedRecord['errors']): string =>
 /**
  * Runs a source: read a batch → publish it through the governed path (as the owning department's
  * publisher, acks=all) → dead-letter the rejects (errors.tolerance=all) → store the offset. The offset is
- * stored only after Kafka acknowledged, so a crash re-sends at most the batch in flight.
+ * stored only after Kafka acknowledged, so a crash re-sends at most the batch in flight. The next batch is
+ * read from the source while one is published, and published only once that one's offset is stored, so
+ * batches reach Kafka in order and nothing after a rejected record (errors.tolerance=none) is ever sent.
  */
 export class SourceTask implements ConnectorTask {
   private readonly principal: Principal;
@@ -65,12 +77,18 @@ export class SourceTask implements ConnectorTask {
     const policy = retryPolicyOf(ctx);
     try {
       await retrying('opening the source', policy, () => this.reader.open());
+      let ahead: Promise<SourceBatch | null | ReadAheadFailed> | null = null;
       while (!ctx.signal.aborted) {
-        const batch = await retrying('reading the source', policy, () => this.reader.poll(ctx.config.batchMaxRows));
+        let batch = ahead ? await ahead : null;
+        ahead = null;
+        // A read-ahead that failed is read again now: the reader reopens at the stored offset, which is where publishing stands.
+        if (batch === null || batch instanceof ReadAheadFailed) batch = await retrying('reading the source', policy, () => this.reader.poll(ctx.config.batchMaxRows));
         if (!batch) {
           await sleep(ctx.config.pollIntervalMs, ctx.signal);
           continue;
         }
+        // The next batch is read while this one is published (if the reader can); it is published only after this one's offset is stored.
+        if (this.reader.readsAhead) ahead = this.reader.poll(ctx.config.batchMaxRows).catch(() => new ReadAheadFailed());
         await this.deliver(batch);
       }
     } catch (err) {

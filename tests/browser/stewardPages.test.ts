@@ -102,6 +102,8 @@ it("shows the subscriptions of the steward's datasets with state, lag and last d
   await shows(steward.getByTestId(`lag-${sub.id}`), '2 条未读', 60_000);
   await shows(steward.getByTestId(`distribution-lag-${sub.id}`), '分发待处理 0 条');
   const row = steward.locator('tr', { hasText: sub.id });
+  // the distributor wrote both records to the share topic; nothing has reached the consumer over HTTP yet
+  await shows(steward.getByTestId(`delivered-${sub.id}`), '尚无投递（已写入共享主题 2 条）', 60_000);
 
   // the consumer pulls both and passes the cursor back
   const pulled = await until('both records pulled', async () => {
@@ -111,8 +113,8 @@ it("shows the subscriptions of the steward's datasets with state, lag and last d
   await httpJson(`${stack.url}/v1/subscriptions/${sub.id}/records?limit=1&waitMs=0&cursor=${pulled.body.cursor}`, { key: consumerKey });
   // the open page refreshes by itself
   await shows(steward.getByTestId(`lag-${sub.id}`), '0 条未读', 60_000);
-  // the receipts of the distributor's writes and of the consumer's pull
-  await shows(steward.getByTestId(`delivered-${sub.id}`), '共 4 条', 60_000);
+  // the receipt of the consumer's pull: two records delivered over HTTP
+  await shows(steward.getByTestId(`delivered-${sub.id}`), '共 2 条', 60_000);
 
   await row.getByRole('button', { name: '撤销' }).click();
   await steward.getByRole('textbox', { name: '撤销理由' }).fill('统计口径调整');

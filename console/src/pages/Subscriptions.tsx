@@ -68,7 +68,7 @@ export function SubscriptionsPage({ me, mode }: { me: Me; mode: 'requests' | 'su
           { title: t('用途', 'Purpose'), dataIndex: 'purpose' },
           { title: t('到期', 'Expires'), render: (_: unknown, s: Subscription) => formatTime(s.expiresAt ?? s.requestedUntil, lang) },
           { title: t('滞后', 'Lag'), render: (_: unknown, s: Subscription) => (s.status === 'approved' || s.status === 'paused' ? <LagCell id={s.id} status={s.status} /> : '—') },
-          { title: t('最近投递', 'Last delivery'), render: (_: unknown, s: Subscription) => (s.status === 'pending' || s.status === 'rejected' ? '—' : <LastDelivery id={s.id} />) },
+          { title: t('最近投递', 'Last delivery'), render: (_: unknown, s: Subscription) => (s.status === 'pending' || s.status === 'rejected' ? '—' : <LastDelivery sub={s} />) },
           { title: t('最近决定', 'Decided'), render: (_: unknown, s: Subscription) => (s.decidedAt ? `${formatTime(s.decidedAt, lang)} · ${s.decidedBy ?? ''}` : '—') },
           ...(!consumerView
             ? [{ title: '', render: (_: unknown, s: Subscription) => (['approved', 'paused', 'pending'].includes(s.status) ? <Button danger size="small" onClick={() => revoke(s)}>{t('撤销', 'Revoke')}</Button> : null) }]
@@ -112,20 +112,37 @@ function LagCell({ id, status }: { id: string; status: string }) {
   );
 }
 
-/** Records delivered and the last delivery, from the subscription's receipts. */
-function LastDelivery({ id }: { id: string }) {
+/** The receipt channels that are a delivery to the consumer for each way of receiving (the distributor's writes to the share topic are one only for native Kafka). */
+const deliveryChannels: Record<string, string[]> = { http: ['http-pull', 'sse'], connector: ['sink'], kafka: ['kafka'] };
+
+interface DeliveryChannelSummary {
+  channel: string;
+  records: number;
+  lastDeliveryAt: string;
+}
+
+/** Records delivered to the consumer and the last delivery, from the subscription's receipts on its delivery channel. */
+function LastDelivery({ sub }: { sub: Subscription }) {
   const t = useT();
   const lang = useLang();
-  const summary = useLoad(() => get<{ records: number; lastDeliveryAt: string | null }>(`/v1/subscriptions/${id}/deliveries`), [id]);
+  const summary = useLoad(() => get<{ channels: DeliveryChannelSummary[] }>(`/v1/subscriptions/${sub.id}/deliveries`), [sub.id]);
   useEffect(() => {
     const timer = setInterval(summary.reload, 10_000);
     return () => clearInterval(timer);
   }, []);
   if (!summary.data) return <span>…</span>;
-  return summary.data.lastDeliveryAt ? (
-    <span data-testid={`delivered-${id}`}>{formatTime(summary.data.lastDeliveryAt, lang)} · {t(`共 ${summary.data.records} 条`, `${summary.data.records} records`)}</span>
+  const wanted = deliveryChannels[sub.delivery] ?? [];
+  const channels = summary.data.channels.filter((c) => wanted.includes(c.channel));
+  const records = channels.reduce((n, c) => n + c.records, 0);
+  const last = channels.map((c) => c.lastDeliveryAt).sort().pop();
+  const onShareTopic = summary.data.channels.find((c) => c.channel === 'kafka');
+  return last ? (
+    <span data-testid={`delivered-${sub.id}`}>{formatTime(last, lang)} · {t(`共 ${records} 条`, `${records} records`)}</span>
   ) : (
-    <Typography.Text type="secondary">{t('尚无投递', 'none yet')}</Typography.Text>
+    <Typography.Text type="secondary" data-testid={`delivered-${sub.id}`}>
+      {t('尚无投递', 'none yet')}
+      {onShareTopic && sub.delivery !== 'kafka' ? t(`（已写入共享主题 ${onShareTopic.records} 条）`, ` (${onShareTopic.records} on the share topic)`) : ''}
+    </Typography.Text>
   );
 }
 

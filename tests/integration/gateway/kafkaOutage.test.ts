@@ -79,6 +79,10 @@ it('answers 503 with Retry-After while Kafka is down, recovers when it returns, 
   expect(during.body.error.code).toBe('kafka.unavailable');
   expect(Number(during.headers.get('retry-after'))).toBeGreaterThan(0);
   expect((await httpJson(`${s.url}/readyz`)).status).toBe(503);
+  // reads of Kafka for the console answer 503 too, never 500
+  const deadLetters = await httpJson(`${s.url}/v1/datasets/${DATASET}/dead-letters`, { key: await s.key('psb', 'steward') });
+  expect([deadLetters.status, deadLetters.body.error.code]).toEqual([503, 'kafka.unavailable']);
+  expect(Number(deadLetters.headers.get('retry-after'))).toBeGreaterThan(0);
 
   services('up');
   expect(await publishUntilAccepted(3)).toBe(true);

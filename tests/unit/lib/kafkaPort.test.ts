@@ -1,5 +1,6 @@
 import { Partitioners } from 'kafkajs';
-import { keyPartition, murmur2 } from '../../../lib/kafkaPort';
+import { GovxError, InputError } from '../../../lib/errors';
+import { keyPartition, murmur2, readKafkaForAnswer } from '../../../lib/kafkaPort';
 import { SeededRandom } from '../../../schemas/samples';
 
 /** kafkajs's default partitioner, which the producer would use: the partitions govx computes must be its. */
@@ -30,5 +31,32 @@ describe('keyPartition', () => {
     }
     const long = 'x'.repeat(1000);
     expect(keyPartition(long, 7)).toBe(kafkajsPartition(long, 7));
+  });
+});
+
+describe('readKafkaForAnswer', () => {
+  it('answers what the read gives', async () => {
+    await expect(readKafkaForAnswer('x', 1000, async () => 42)).resolves.toBe(42);
+  });
+
+  it('turns a Kafka client error into 503 kafka.unavailable with Retry-After', async () => {
+    const err = await readKafkaForAnswer('reading offsets', 1000, async () => {
+      throw new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1');
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GovxError);
+    expect(err).toMatchObject({ status: 503, code: 'kafka.unavailable', headers: { 'Retry-After': '5' } });
+    expect((err as Error).message).toContain('reading offsets');
+  });
+
+  it('turns no answer by the deadline into 503 kafka.unavailable', async () => {
+    const err = await readKafkaForAnswer('reading dead letters', 20, () => new Promise(() => undefined)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 503, code: 'kafka.unavailable' });
+  });
+
+  it("passes govx's own errors through", async () => {
+    const err = await readKafkaForAnswer('x', 1000, async () => {
+      throw new InputError('dead_letters.invalid_cursor', 'bad');
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'dead_letters.invalid_cursor' });
   });
 });
