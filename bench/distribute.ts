@@ -210,6 +210,8 @@ export interface DistributeOptions {
   /** more fan-outs, measured once each after the rounds */
   fanouts?: number[];
   plaintext?: boolean;
+  /** unmeasured runs of every 1-subscription arm before the rounds (BENCH_WARMUP, default 1) */
+  warmups?: number;
   quiet?: boolean;
 }
 
@@ -218,6 +220,7 @@ export async function runDistributeBench(opts: DistributeOptions = {}): Promise<
   const roundsN = opts.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3);
   const fanouts = opts.fanouts ?? (process.env.BENCH_FANOUTS !== undefined ? process.env.BENCH_FANOUTS.split(',').filter(Boolean).map(Number) : [5, 20]);
   const plaintext = opts.plaintext ?? process.env.BENCH_PLAINTEXT !== '0';
+  const warmups = opts.warmups ?? Number(process.env.BENCH_WARMUP ?? 1);
   const say = (line: string) => {
     if (!opts.quiet) process.stderr.write(`bench distribute: ${line}\n`);
   };
@@ -280,6 +283,11 @@ export async function runDistributeBench(opts: DistributeOptions = {}): Promise<
       a.seconds += seconds;
       a.rounds.push(Math.round(records / seconds));
     };
+    // one unmeasured run of every arm first: without it the arm that happened to run first in round 1 paid for
+    // the JIT and the first connections of code the others then found warm (the distributor ran at half its
+    // round-2 rate in every round 1)
+    for (let w = 0; w < warmups; w++) for (const a of arms) await a.run();
+    if (warmups > 0) say(`warm-up (${warmups} unmeasured run of every arm) done`);
     for (let r = 0; r < roundsN; r++) {
       for (let j = 0; j < arms.length; j++) await measure(arms[(r + j) % arms.length]!);
       say(`round ${r + 1}/${roundsN} (load ${loadAverage()}): ${arms.map((a) => `${a.name} ${a.rounds.at(-1)}`).join(', ')}`);
@@ -311,7 +319,7 @@ export async function runDistributeBench(opts: DistributeOptions = {}): Promise<
     // correctness: every share topic holds each dataset record exactly once per delivery run
     const correctness: DistributeResult['correctness'] = [];
     for (const s of setups) {
-      const runs = s === one ? roundsN : s === onePlain ? roundsN : 1;
+      const runs = s === one || s === onePlain ? roundsN + warmups : 1;
       for (const t of s.shareTopics) {
         const inKafka = await totalMessages(s.kafka, [t]);
         correctness.push({ topic: t, expected: records * runs, inKafka });
@@ -322,7 +330,7 @@ export async function runDistributeBench(opts: DistributeOptions = {}): Promise<
       benchmark: 'distribute',
       at: new Date().toISOString(),
       loadAverage: { before: loadBefore, after: loadAverage() },
-      setup: { machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`, node: process.version, kafka: kafkaVersion(), records, rounds: roundsN, partitions: 3 },
+      setup: { machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`, node: process.version, kafka: kafkaVersion(), records, rounds: roundsN, warmups, partitions: 3 },
       arms: summaries,
       ratios: {
         bestRawArm: bestRaw.name,

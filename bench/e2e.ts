@@ -53,6 +53,9 @@ interface Latency {
   maxMs: number;
   /** batches whose rows were not all committed by the end of the wait */
   missing: number;
+  /** govx only: from the batch's publishedAt stamp to its last share record produced (the distributor's part) */
+  distributorP50Ms?: number;
+  distributorP99Ms?: number;
 }
 
 /**
@@ -100,6 +103,44 @@ async function measure(rate: number, ms: number, send: (i: number, traceId: stri
     maxMs: Math.round(latencies.at(-1) ?? NaN),
     missing: acked.size - latencies.length,
   };
+}
+
+/**
+ * The distributor's part of each govx batch's latency: from the batch's `govx-published-at` stamp (taken by the
+ * gateway just before it produces to the dataset topic) to the produce timestamp of the last of its share
+ * records (the distributor's clock; one machine here). Read back from the share topic after the phases.
+ */
+async function distributorLag(kafka: Kafka, topic: string, phases: Array<Set<string>>): Promise<Array<{ p50Ms: number; p99Ms: number }>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const expected = (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+  await admin.disconnect();
+  const lagOf = new Map<string, number>();
+  const consumer = kafka.consumer({ groupId: `bench-e2e-lag-${crypto.randomUUID()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let read = 0;
+  await new Promise<void>((resolve) => {
+    if (expected === 0) return resolve();
+    const deadline = setTimeout(resolve, 60_000);
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        read += 1;
+        const trace = message.headers?.['govx-trace-id']?.toString();
+        const at = message.headers?.['govx-published-at']?.toString();
+        if (trace && at) lagOf.set(trace, Math.max(lagOf.get(trace) ?? -Infinity, Number(message.timestamp) - Date.parse(at)));
+        if (read >= expected) {
+          clearTimeout(deadline);
+          resolve();
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  return phases.map((ids) => {
+    const lags = [...ids].map((t) => lagOf.get(t)).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    return { p50Ms: Math.round(percentile(lags, 50)), p99Ms: Math.round(percentile(lags, 99)) };
+  });
 }
 
 async function startGateway(env: NodeJS.ProcessEnv, port: number): Promise<{ child: ChildProcess; url: string }> {
@@ -343,10 +384,21 @@ export async function runE2eBench(opts: { seconds?: number; quiet?: boolean } = 
       if (Date.now() > deadline) throw new Error('the postgres-sink wrote nothing within 120 s');
       await sleep(100);
     }
-    const govx = [await measure(half, seconds * 1000, govxSend, target, 'residents')];
+    // each phase's trace ids, to read the distributor's part of their latency back from the share topic
+    const phases: Array<Set<string>> = [new Set(), new Set()];
+    const tracked = (ids: Set<string>) => (i: number, traceId: string) => {
+      ids.add(traceId);
+      return govxSend(i, traceId);
+    };
+    const govx = [await measure(half, seconds * 1000, tracked(phases[0]!), target, 'residents')];
     const low = Number(process.env.BENCH_E2E_LOW_RATE ?? 1000);
     say(`and govx at ${low} records/s`);
-    govx.push(await measure(low, seconds * 1000, govxSend, target, 'residents'));
+    govx.push(await measure(low, seconds * 1000, tracked(phases[1]!), target, 'residents'));
+    const lags = await distributorLag(kafka, `govx.share.${String(asked.id)}`, phases);
+    govx.forEach((l, i) => {
+      l.distributorP50Ms = lags[i]!.p50Ms;
+      l.distributorP99Ms = lags[i]!.p99Ms;
+    });
     raw.push(await measure(low, seconds * 1000, rawSend, target, 'raw_rows'));
     await consumer.disconnect();
     await producer.disconnect();
@@ -392,5 +444,6 @@ export function formatE2eTable(r: E2eResult): string {
     '',
     `- hostile-input load: ${r.hostile.requests} requests, statuses ${JSON.stringify(r.hostile.statuses)}, 5xx ${r.hostile.fiveHundreds}; gateway peak RSS ${r.hostile.gatewayPeakRssBeforeMiB} MiB before, ${r.hostile.gatewayPeakRssMiB} MiB after`,
     ...(r.govx.length ? [`- p99 of govx at half the raw saturation: ${round2(r.govx[0]!.p99Ms / 1000)} s (target ≤ 1 s)`] : []),
+    ...r.govx.map((l) => `- the distributor's part at ${l.offeredRecordsPerSec} records/s (publishedAt → last share record produced, per batch): p50 ${l.distributorP50Ms} ms, p99 ${l.distributorP99Ms} ms`),
   ].join('\n');
 }

@@ -54,6 +54,10 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
         `| postgres-sink, ${m.mode} (vs raw COPY) | ${sink.rows} | ${m.rowsPerSecond} | ${sink.rawCopyRowsPerSecond} | ${m.ratio} | ${m.firstRowSeconds} | ${m.steadyRowsPerSecond} (${m.steadyRatio}) | ${m.cpuSeconds} | COPY: ${sink.rawCopyRounds.join(' / ')} |`,
       );
     }
+    print('');
+    print('| postgres-sink insert, connect workers | govx rows/s | ratio | start-up s | steady rows/s | CPU s (workers) | steady CPU µs/row |');
+    print('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const w of sink.workers) print(`| ${w.workers} | ${w.rowsPerSecond} | ${w.ratio} | ${w.firstRowSeconds} | ${w.steadyRowsPerSecond} | ${w.cpuSeconds} | ${w.steadyCpuMicrosPerRow} |`);
   },
 };
 

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
-import { round2, selfCpuSeconds } from './support';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { processCpuSeconds, round2, selfCpuSeconds } from './support';
 import { from as copyFrom } from 'pg-copy-streams';
 import { migrate } from '../catalog/migrate';
 import { registerSchema } from '../catalog/registry/store';
@@ -32,6 +33,11 @@ export interface SinkBenchResult {
   ratio: number;
   rawCopyRounds: number[];
   /** insert (append) and upsert (by key), each against the same raw COPY */
+  /**
+   * Scale-out: the insert-mode sink run by 1 and by 2 `govx connect` processes (the consumer group splits the
+   * topic's 3 partitions between them), each from an empty group to every row in its own table.
+   */
+  workers: Array<{ workers: number; rowsPerSecond: number; ratio: number; firstRowSeconds: number; steadyRowsPerSecond: number; cpuSeconds: number; steadyCpuMicrosPerRow: number }>;
   modes: Array<{
     mode: 'insert' | 'upsert';
     rowsPerSecond: number;
@@ -63,6 +69,26 @@ async function admin(base: string, sql: string): Promise<void> {
 }
 
 const csvField = (v: unknown): string => (v === null || v === undefined ? '' : `"${String(v).replace(/"/g, '""')}"`);
+
+/** A `govx connect` process on the bench's govx database (it runs every connector defined there). */
+function connectWorkerProcess(databaseUrl: string): ChildProcess {
+  return spawn(process.execPath, [projectPath('bin', 'govx.js'), 'connect'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, GOVX_CONNECT_POLL_MS: '100', GOVX_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
 
 export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
   const base = loadConfig();
@@ -175,6 +201,53 @@ export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
         steadyRatio: Math.round((steadyRowsPerSecond / (rows / rawSeconds)) * 1000) / 1000,
       });
     }
+    const scale: SinkBenchResult['workers'] = [];
+    for (const n of [1, 2]) {
+      const name = `bench-sink-workers${n}-${stamp}`;
+      const table = `residents_workers${n}`;
+      // the worker processes run every connector of the bench's database: only this one may be running
+      await pool.query(`UPDATE connectors SET desired_state = 'PAUSED' WHERE name <> $1`, [name]);
+      await insertConnector(pool, {
+        name,
+        connectorClass: 'postgres-sink',
+        owner: 'civil-affairs',
+        config: { 'connector.class': 'postgres-sink', subscription, 'connection.url': url(base.databaseUrl, targetDb), 'table.name.format': table, 'insert.mode': 'insert' },
+        createdBy: 'bench',
+      });
+      const cpuOf = (): number => children.reduce((sum, c) => sum + processCpuSeconds(c.pid), 0);
+      const started = process.hrtime.bigint();
+      const children = Array.from({ length: n }, () => connectWorkerProcess(config.databaseUrl));
+      try {
+        let first: { at: bigint; rows: number; cpu: number } | null = null;
+        for (;;) {
+          const exists = (await target.query(`SELECT to_regclass('${table}') AS t`)).rows[0].t;
+          const got = exists ? Number((await target.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n) : 0;
+          if (got > 0 && !first) first = { at: process.hrtime.bigint(), rows: got, cpu: cpuOf() };
+          if (got >= rows) break;
+          const failed = (await pool.query<{ last_error: string }>('SELECT last_error FROM connector_status WHERE name = $1 AND failed_generation IS NOT NULL', [name])).rows[0];
+          if (failed) throw new Error(`postgres-sink (${n} workers) FAILED: ${failed.last_error}`);
+          if (children.some((c) => c.exitCode !== null)) throw new Error(`a govx connect process exited early`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const ended = process.hrtime.bigint();
+        const cpu = cpuOf();
+        const seconds = Number(ended - started) / 1e9;
+        const steadySeconds = Number(ended - first!.at) / 1e9;
+        const check = (await target.query(`SELECT count(*)::int AS n, count(DISTINCT (_govx_partition, _govx_offset))::int AS d FROM ${table}`)).rows[0] as { n: number; d: number };
+        if (check.n !== rows || check.d !== rows) throw new Error(`postgres-sink (${n} workers): ${check.n} rows, ${check.d} distinct records, expected ${rows}`);
+        scale.push({
+          workers: n,
+          rowsPerSecond: Math.round(rows / seconds),
+          ratio: Math.round((rawSeconds / seconds) * 1000) / 1000,
+          firstRowSeconds: round2(Number(first!.at - started) / 1e9),
+          steadyRowsPerSecond: steadySeconds > 0 ? Math.round((rows - first!.rows) / steadySeconds) : 0,
+          cpuSeconds: round2(cpu),
+          steadyCpuMicrosPerRow: rows > first!.rows ? Math.round(((cpu - first!.cpu) / (rows - first!.rows)) * 1e6) : 0,
+        });
+      } finally {
+        await Promise.all(children.map(stopProcess));
+      }
+    }
     const sinkSeconds = rows / modes.find((m) => m.mode === 'upsert')!.rowsPerSecond;
     return {
       rows,
@@ -182,6 +255,7 @@ export async function benchSink(rows = 20_000): Promise<SinkBenchResult> {
       rawCopyRowsPerSecond: Math.round(rows / rawSeconds),
       ratio: Math.round((rawSeconds / sinkSeconds) * 1000) / 1000,
       rawCopyRounds: rawTimes.map((t) => Math.round(rows / t)),
+      workers: scale,
       modes,
     };
   } finally {

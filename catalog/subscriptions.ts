@@ -182,6 +182,23 @@ export async function liveSubscriptions(db: Db, filter: { dataset?: string; id?:
   return rows.map(fromRow);
 }
 
+/**
+ * What the distributor needs to know changed before it may go on using the live set it read earlier: every
+ * transition bumps a subscription's version (so the sum over the dataset's subscriptions only ever grows), a
+ * new request adds a row, and a finished backfill adds to the count of finished ones. Equal fingerprints mean
+ * the dataset's subscriptions are as they were, in every column delivery uses (decision 0013). Read in one
+ * short statement, with the dataset's key field.
+ */
+export async function liveSetFingerprint(db: Db, dataset: string): Promise<{ fingerprint: string; keyField: string | null }> {
+  const { rows } = await db.query<{ f: string; key_field: string | null }>(
+    `SELECT coalesce(sum(version), 0) || '/' || count(*) || '/' || count(*) FILTER (WHERE backfill_done) AS f,
+            (SELECT key_field FROM datasets WHERE id = $1) AS key_field
+       FROM subscriptions WHERE dataset_id = $1`,
+    [dataset],
+  );
+  return { fingerprint: rows[0]!.f, keyField: rows[0]!.key_field };
+}
+
 /** Who may see a subscription: its consumer, the dataset's owner, and administrators. */
 async function visibleTo(db: Db, principal: Principal, sub: Subscription): Promise<boolean> {
   if (principal.role === 'admin' || principal.department === sub.consumer) return true;

@@ -1,18 +1,22 @@
 import { datasetTopic } from '../catalog/datasets';
-import { isBackfillDone, liveSubscriptions, type Subscription } from '../catalog/subscriptions';
+import { isBackfillDone, liveSetFingerprint, liveSubscriptions, type Subscription } from '../catalog/subscriptions';
 import type { KafkaConsumer } from '../lib/kafkaPort';
 import { type DistributorContext, liveGroupId } from './context';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Live delivery for one dataset: its consumer group, reading from the committed position. The live set
- * is read from PostgreSQL at every batch, so revocation and expiry stop delivery at the next batch, and a
- * subscription approved before a record was published always sees it.
+ * Live delivery for one dataset: its consumer group, reading from the committed position. Before every
+ * batch, after it was fetched, one short statement checks the dataset's subscriptions against the live set
+ * read earlier (`liveSetFingerprint`) and reads the set again only when a transition, a new request or a
+ * finished backfill changed it; expiry is checked on the clock. So a revocation or pause committed before
+ * a record was published stops its delivery at the batch that holds it, and a subscription approved before a
+ * record was published always sees it.
  */
 export class DatasetPipe {
   private consumer: KafkaConsumer | null = null;
   private stopped = false;
+  private liveSet: { fingerprint: string; keyField: string; subs: Subscription[] } | null = null;
 
   constructor(
     private readonly ctx: DistributorContext,
@@ -22,7 +26,7 @@ export class DatasetPipe {
   ) {}
 
   async start(): Promise<void> {
-    const { kafka, pool, writer } = this.ctx;
+    const { kafka, writer } = this.ctx;
     const topic = datasetTopic(this.dataset);
     const consumer = kafka.consumer({ groupId: liveGroupId(this.ctx, this.dataset), maxWaitTimeInMs: 500 });
     this.consumer = consumer;
@@ -39,14 +43,14 @@ export class DatasetPipe {
       partitionsConsumedConcurrently: 3,
       eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
-        const subs = await liveSubscriptions(pool, { dataset: this.dataset });
+        const { subs, keyField } = await this.currentLiveSet();
         const live = (sub: Subscription, offset: string): boolean => BigInt(offset) >= BigInt(sub.startOffsets?.[String(batch.partition)] ?? '0');
         for (const sub of subs) {
           if (!sub.backfillDone && batch.messages.some((m) => live(sub, m.offset))) await this.waitForBackfill(sub.id, heartbeat);
         }
         // stopping while waiting: the batch is neither delivered nor committed, so it comes again
         if (this.ctx.stopping()) return;
-        await writer.deliver(this.dataset, batch.partition, batch.messages, subs, live);
+        await writer.deliver(this.dataset, batch.partition, batch.messages, subs, live, keyField);
         const last = batch.messages[batch.messages.length - 1]!.offset;
         resolveOffset(last);
         await consumer.commitOffsets([{ topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
@@ -55,6 +59,16 @@ export class DatasetPipe {
     });
     // a stop that arrived while the consumer was starting finds it running only now
     if (this.stopped) await this.stop();
+  }
+
+  /** The dataset's live subscriptions as of now: read again only when the fingerprint says they changed. */
+  private async currentLiveSet(): Promise<{ subs: Subscription[]; keyField: string }> {
+    const { fingerprint, keyField } = await liveSetFingerprint(this.ctx.pool, this.dataset);
+    if (this.liveSet?.fingerprint !== fingerprint) {
+      this.liveSet = { fingerprint, keyField: keyField ?? '', subs: await liveSubscriptions(this.ctx.pool, { dataset: this.dataset }) };
+    }
+    const now = Date.now();
+    return { subs: this.liveSet.subs.filter((s) => s.expiresAt !== null && Date.parse(s.expiresAt) > now), keyField: this.liveSet.keyField };
   }
 
   /** Live delivery waits for a subscription's backfill, heartbeating meanwhile, so an older record never overtakes a newer one. */

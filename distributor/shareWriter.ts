@@ -64,15 +64,18 @@ export class ShareWriter {
     messages: IncomingMessage[],
     subs: Subscription[],
     include: (sub: Subscription, offset: string) => boolean,
+    /** the dataset's key field, when the caller read it already */
+    knownKeyField?: string,
   ): Promise<void> {
     const { projector, producer, log, schemas, metrics } = this.deps;
-    const keyField = (await getDataset(this.deps.pool, dataset))?.keyField ?? '';
+    const keyField = knownKeyField ?? (await getDataset(this.deps.pool, dataset))?.keyField ?? '';
     let byTopic = new Map<string, OutgoingMessage[]>();
     let bytes = 0;
     let delivered = 0;
     // One produce request per ~MAX_REQUEST_BYTES: a batch fanned out to many subscriptions would
     // otherwise exceed the broker's message.max.bytes and be refused whole.
     const subOfTopic = new Map(subs.map((s) => [shareTopic(s.id), s]));
+    const pendingReceipts: Array<Promise<void>> = [];
     const flush = async (): Promise<void> => {
       if (byTopic.size === 0) return;
       const written = byTopic;
@@ -97,7 +100,10 @@ export class ShareWriter {
           count,
         });
       }
-      await this.deps.receipts.delivery(...receipts);
+      // the receipts are committed while the next request is projected and sent; `deliver` resolves after all of them
+      const recorded = this.deps.receipts.delivery(...receipts);
+      recorded.catch(() => undefined); // awaited below; a failure fails the delivery there
+      pendingReceipts.push(recorded);
     };
     // every schema the batch needs, resolved before the (synchronous) projection of its records
     const writers = new Map<number, CachedSchema | UndecodableValueError>();
@@ -163,6 +169,7 @@ export class ShareWriter {
       }
     }
     await flush();
+    await Promise.all(pendingReceipts);
     if (delivered > 0) metrics.records.inc({ dataset, outcome: 'delivered' }, delivered);
   }
 }

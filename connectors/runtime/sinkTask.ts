@@ -167,7 +167,14 @@ export class SinkTask implements ConnectorTask {
         await settling;
         throw new ConnectorFailure(`${topic}/${partition}@${chunk[failure.index]!.offset}: ${failure.errorClass}: ${failure.message} (errors.tolerance=none)`);
       }
-      await heartbeat();
+      try {
+        await heartbeat();
+      } catch (err) {
+        // The group is rebalancing (another worker joined or left): the consumer rejoins on its own, and the rest of
+        // the batch is re-delivered to the partition's owner from the last commit (the writer skips what it holds).
+        ctx.log.warn({ topic, partition, err: errorMessage(err) }, 'heartbeat refused during a rebalance; leaving the rest of the batch to the partition owner');
+        break;
+      }
     }
     await settling;
     if (state.settled instanceof Error) throw state.settled;

@@ -47,6 +47,7 @@ describe('benchmarks (smoke run, small record counts)', () => {
     expect(source.rawArms).toHaveLength(3);
     const sink = await benchSink(300);
     expect(sink.modes.map((m) => [m.mode, m.rowsInTable])).toEqual([['insert', 300], ['upsert', 300]]);
+    expect(sink.workers.map((w) => w.workers)).toEqual([1, 2]); // each with every record in its table once (checked by the bench)
   });
 
   it('e2e: every batch acknowledged by govx and by the raw pipeline is committed in the consumer database; hostile input gets no 5xx', async () => {
