@@ -13,6 +13,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Pool } from '../lib/db';
 import { errorMessage } from '../lib/errors';
 import type { KafkaPort } from '../lib/kafkaPort';
+import { readOffsetRanges } from '../lib/kafkaRanges';
 import type { Keyring } from '../lib/keyring';
 import type { Logger } from '../lib/logger';
 import { type AuditChainKey, type AuditVerification, auditChainKeyOf, verifyAuditChain } from './audit';
@@ -151,47 +152,18 @@ export class KafkaCheckpointStore implements CheckpointStore {
       await admin.disconnect();
     }
     if (ends.length === 0) return [];
-    const pending = new Map(ends.map((o) => [o.partition, BigInt(o.high)]));
+    const ranges = new Map(ends.map((o) => [o.partition, { from: BigInt(o.low), to: BigInt(o.high) }]));
+    const { records, complete } = await readOffsetRanges(this.kafka, this.topic, ranges, { group: 'govx-audit-verify', timeoutMs: 60_000, payload: true });
+    if (!complete) throw new Error(`could not read the checkpoints in ${this.topic} within 60 s`);
     const out: unknown[] = [];
-    const groupId = `govx-audit-verify.${crypto.randomBytes(6).toString('hex')}`;
-    const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
-    let finished!: () => void;
-    const done = new Promise<void>((resolve) => (finished = resolve));
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: async ({ batch }) => {
-          const end = pending.get(batch.partition);
-          if (end === undefined) return;
-          for (const m of batch.messages) {
-            if (BigInt(m.offset) >= end) break;
-            try {
-              out.push(JSON.parse(m.value?.toString('utf8') ?? 'null'));
-            } catch {
-              out.push(null);
-            }
-            if (BigInt(m.offset) + 1n >= end) {
-              pending.delete(batch.partition);
-              if (pending.size === 0) finished();
-            }
-          }
-        },
-      });
-      const timedOut = await Promise.race([done.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 60_000)))]);
-      if (timedOut) throw new Error(`could not read the checkpoints in ${this.topic} within 60 s`);
-    } finally {
-      clearTimeout(timer);
-      await consumer.disconnect().catch(() => undefined);
-      const cleanup = this.kafka.admin();
-      await cleanup
-        .connect()
-        .then(() => cleanup.deleteGroups([groupId]))
-        .catch(() => undefined)
-        .finally(() => cleanup.disconnect().catch(() => undefined));
+    for (const partition of [...records.keys()].sort((x, y) => x - y)) {
+      for (const m of records.get(partition)!) {
+        try {
+          out.push(JSON.parse(m.value?.toString('utf8') ?? 'null'));
+        } catch {
+          out.push(null);
+        }
+      }
     }
     return out;
   }

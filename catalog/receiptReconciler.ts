@@ -10,11 +10,11 @@
  * (a live writer between produce and receipt), so it is left for a later run, and the watermark stops there.
  * Runs at start-up and at an interval, in one process at a time (advisory lock).
  */
-import crypto from 'node:crypto';
 import type { Pool } from '../lib/db';
 import { withTransaction } from '../lib/db';
 import { errorMessage } from '../lib/errors';
 import type { IncomingMessage, KafkaPort } from '../lib/kafkaPort';
+import { type OffsetRange, readOffsetRanges } from '../lib/kafkaRanges';
 import type { Logger } from '../lib/logger';
 import { datasetTopic } from './datasets';
 import { appendReceipts, deliveryReceiptEntry, GOVX_RECONCILER, publishReceiptEntry, type ReceiptEntry } from './receipts';
@@ -290,55 +290,11 @@ function receiptsFor(w: { topic: string; dataset: string; sub: SubscriptionInfo 
 
 /** Reads the records of `gaps` (offsets only; values are never decoded) with a throw-away consumer. */
 async function readGaps(kafka: KafkaPort, topic: string, gaps: Gap[], timeoutMs: number): Promise<Map<number, IncomingMessage[]>> {
-  const firstOf = new Map<number, bigint>();
-  const lastOf = new Map<number, bigint>();
+  const ranges = new Map<number, OffsetRange>();
   for (const g of gaps) {
-    if (!firstOf.has(g.partition) || g.from < firstOf.get(g.partition)!) firstOf.set(g.partition, g.from);
-    if (!lastOf.has(g.partition) || g.to > lastOf.get(g.partition)!) lastOf.set(g.partition, g.to);
+    const r = ranges.get(g.partition);
+    ranges.set(g.partition, r ? { from: g.from < r.from ? g.from : r.from, to: g.to > r.to ? g.to : r.to } : { from: g.from, to: g.to });
   }
-  const read = new Map<number, IncomingMessage[]>();
-  const pending = new Set(firstOf.keys());
-  const groupId = `govx-receipts.${crypto.randomBytes(6).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
-  let finished!: () => void;
-  const done = new Promise<void>((resolve) => (finished = resolve));
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    consumer.onGroupJoin(() => {
-      for (const [p, o] of firstOf) consumer.seek({ topic, partition: p, offset: o.toString() });
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch }) => {
-        if (!pending.has(batch.partition)) return;
-        const list = read.get(batch.partition) ?? [];
-        read.set(batch.partition, list);
-        for (const m of batch.messages) {
-          if (BigInt(m.offset) < firstOf.get(batch.partition)!) continue;
-          if (BigInt(m.offset) >= lastOf.get(batch.partition)!) break;
-          list.push({ key: null, value: null, headers: m.headers, offset: m.offset, timestamp: m.timestamp });
-        }
-        const last = batch.messages[batch.messages.length - 1];
-        if (last && BigInt(last.offset) + 1n >= lastOf.get(batch.partition)!) {
-          pending.delete(batch.partition);
-          if (pending.size === 0) finished();
-        }
-      },
-    });
-    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect().catch(() => undefined);
-    const admin = kafka.admin();
-    await admin
-      .connect()
-      .then(() => admin.deleteGroups([groupId]))
-      .catch(() => undefined)
-      .finally(() => admin.disconnect().catch(() => undefined));
-  }
-  for (const list of read.values()) list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
-  return read;
+  // what a deadline leaves unread stays a gap for the next pass
+  return (await readOffsetRanges(kafka, topic, ranges, { group: 'govx-receipts', timeoutMs, payload: false })).records;
 }

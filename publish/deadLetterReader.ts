@@ -1,7 +1,7 @@
-import crypto from 'node:crypto';
 import { dlqTopic } from '../catalog/datasets';
 import { UnavailableError } from '../lib/errors';
 import type { IncomingMessage, KafkaHeaders, KafkaPort } from '../lib/kafkaPort';
+import { readOffsetRanges } from '../lib/kafkaRanges';
 
 /**
  * Reading a dataset's dead-letter topic (`govx.dlq.<dataset>`) for its stewards, newest first, a page at a
@@ -180,8 +180,8 @@ export async function readDeadLetters(kafka: KafkaPort, dataset: string, q: Dead
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-  const wanted = [...ranges].filter(([, r]) => r.from < r.to);
-  const read = wanted.length ? await readRanges(kafka, topic, new Map(wanted), q.timeoutMs) : new Map<number, IncomingMessage[]>();
+  const { records: read, complete } = await readOffsetRanges(kafka, topic, ranges, { group: 'govx-dlq-read', timeoutMs: q.timeoutMs, payload: true });
+  if (!complete) throw new UnavailableError('dead_letters.unavailable', 'the dead-letter topic could not be read in time; try again shortly', 5);
   const byPartition = new Map<number, DeadLetterRecord[]>();
   for (const [partition, messages] of read) byPartition.set(partition, messages.map((m) => describeDeadLetter(m, partition, q.payload)));
   const items = newestFirst(byPartition, q.limit);
@@ -194,59 +194,4 @@ export async function readDeadLetters(kafka: KafkaPort, dataset: string, q: Dead
     if (below > r.low) more = true;
   }
   return { topic, items, next: more ? next : null };
-}
-
-/** Reads [from, to) of each partition with a throw-away consumer; the whole page or UnavailableError at the deadline. */
-async function readRanges(kafka: KafkaPort, topic: string, ranges: Map<number, Range>, timeoutMs: number): Promise<Map<number, IncomingMessage[]>> {
-  const read = new Map<number, IncomingMessage[]>();
-  const pending = new Set(ranges.keys());
-  const groupId = `govx-dlq-read.${crypto.randomBytes(6).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
-  let finished!: () => void;
-  const done = new Promise<void>((resolve) => (finished = resolve));
-  let timer: NodeJS.Timeout | undefined;
-  let complete = false;
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    consumer.onGroupJoin(() => {
-      for (const [p, r] of ranges) consumer.seek({ topic, partition: p, offset: r.from.toString() });
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch }) => {
-        const range = ranges.get(batch.partition);
-        if (!range || !pending.has(batch.partition)) return;
-        const list = read.get(batch.partition) ?? [];
-        read.set(batch.partition, list);
-        for (const m of batch.messages) {
-          const offset = BigInt(m.offset);
-          if (offset < range.from || list.some((x) => x.offset === m.offset)) continue;
-          if (offset >= range.to) break;
-          list.push({ key: m.key, value: m.value, headers: m.headers, offset: m.offset, timestamp: m.timestamp });
-        }
-        const last = batch.messages[batch.messages.length - 1];
-        if (last && BigInt(last.offset) + 1n >= range.to) {
-          pending.delete(batch.partition);
-          if (pending.size === 0) {
-            complete = true;
-            finished();
-          }
-        }
-      },
-    });
-    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect().catch(() => undefined);
-    const admin = kafka.admin();
-    await admin
-      .connect()
-      .then(() => admin.deleteGroups([groupId]))
-      .catch(() => undefined)
-      .finally(() => admin.disconnect().catch(() => undefined));
-  }
-  if (!complete) throw new UnavailableError('dead_letters.unavailable', 'the dead-letter topic could not be read in time; try again shortly', 5);
-  return read;
 }
