@@ -57,7 +57,12 @@ export function publishRouter(deps: PublishRouteDeps): Router {
       else next(new GovxError(415, 'request.unsupported_media_type', `send application/json or application/x-ndjson, not ${type}`));
     },
     // Then, before its body is read, a large one waits for room in this process's budget of large bodies.
-    admitLargeBody(deps.largeBodies, deps.maxBodyBytes, (res) => deps.metrics.rateLimited.inc({ department: principalOf(res).department, limit: 'large-bodies' })),
+    admitLargeBody(
+      deps.largeBodies,
+      deps.maxBodyBytes,
+      (res) => principalOf(res).department,
+      (res) => deps.metrics.rateLimited.inc({ department: principalOf(res).department, limit: 'large-bodies' }),
+    ),
     rawBody,
     async (req: Request, res: Response) => {
       const principal = principalOf(res);
